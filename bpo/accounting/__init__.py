@@ -1,0 +1,1 @@
+"""accounting: payload schemas and checks of its task types."""

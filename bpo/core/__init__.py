@@ -1,0 +1,1 @@
+"""Unit of work, errors, authentication and other cross-cutting pieces."""

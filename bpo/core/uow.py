@@ -1,0 +1,132 @@
+"""The unit of work: one transaction, one tenant, side effects after commit.
+
+Every edge (a request, a job, a CLI command) owns exactly one unit of work per
+tenant it touches; services receive its session and never commit. Jobs deferred
+with :meth:`UnitOfWork.defer` are handed to the dispatcher only after the commit
+succeeded, so a rolled-back transaction enqueues nothing. If the process dies
+between commit and enqueue, the reconciler finds the overdue work in PostgreSQL.
+"""
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from flask import current_app, g, has_request_context
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from tenants.binding import make_session
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A job to enqueue after commit: dotted path, queue, keyword arguments (ids only)."""
+
+    job: str
+    queue: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    job_id: str | None = None
+
+
+class Dispatcher(Protocol):
+    def __call__(self, deferred: Deferred) -> None: ...
+
+
+class UnitOfWork:
+    """A session bound to one tenant (or to the shared schema) and an after-commit list."""
+
+    def __init__(self, engine: Engine, tenant: str | None, dispatcher: Dispatcher) -> None:
+        self.tenant = tenant
+        self.session: Session = make_session(engine, tenant)
+        self._dispatcher = dispatcher
+        self._after_commit: list[Callable[[], None]] = []
+
+    def defer(self, job: str, *, queue: str, job_id: str | None = None, **kwargs: Any) -> None:
+        """Enqueue ``job`` on ``queue`` once this unit of work has committed."""
+        deferred = Deferred(job=job, queue=queue, kwargs=kwargs, job_id=job_id)
+        self._after_commit.append(lambda: self._dispatcher(deferred))
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once this unit of work has committed; dropped on rollback."""
+        self._after_commit.append(action)
+
+    def commit(self) -> None:
+        self.session.commit()
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            try:
+                action()
+            except Exception:
+                # The commit stands; the reconciler re-dispatches from PostgreSQL.
+                log.exception("after-commit action failed (tenant=%s)", self.tenant)
+
+    def rollback(self) -> None:
+        self._after_commit.clear()
+        self.session.rollback()
+
+    def close(self) -> None:
+        self._after_commit.clear()
+        self.session.close()
+
+
+def _new_unit(tenant: str | None) -> UnitOfWork:
+    state = current_app.extensions["bpo"]
+    return UnitOfWork(state.engine, tenant, state.dispatcher)
+
+
+@contextmanager
+def unit_of_work(tenant: str | None = None) -> Iterator[UnitOfWork]:
+    """Open a unit of work for ``tenant``; commit on success, roll back on error."""
+    uow = _new_unit(tenant)
+    try:
+        yield uow
+        uow.commit()
+    except BaseException:
+        uow.rollback()
+        raise
+    finally:
+        uow.close()
+
+
+def bind_request_tenant(slug: str | None) -> None:
+    """Name the tenant this request works for (from its URL or its API token)."""
+    uow: UnitOfWork | None = g.get("_bpo_uow")
+    if uow is not None and uow.tenant != slug:
+        raise RuntimeError(f"request already bound to tenant {uow.tenant!r}, not {slug!r}")
+    g.bpo_tenant_slug = slug
+
+
+def request_uow() -> UnitOfWork:
+    """The request's unit of work, opened on first use for the request's tenant.
+
+    The tenant is the one named by :func:`bind_request_tenant`, or none (shared
+    schema only). The app commits the unit when the view returns a response below
+    400 and rolls it back otherwise.
+    """
+    if not has_request_context():
+        raise RuntimeError("request_uow() outside a request; use unit_of_work()")
+    uow: UnitOfWork | None = g.get("_bpo_uow")
+    if uow is None:
+        uow = g._bpo_uow = _new_unit(g.get("bpo_tenant_slug"))
+    return uow
+
+
+def finish_request_uow(commit: bool) -> None:
+    """Commit or roll back the request's unit of work, if one was opened."""
+    uow: UnitOfWork | None = g.get("_bpo_uow")
+    if uow is None:
+        return
+    if commit:
+        uow.commit()
+    else:
+        uow.rollback()
+
+
+def close_request_uow() -> None:
+    uow: UnitOfWork | None = g.pop("_bpo_uow", None)
+    if uow is not None:
+        uow.close()

@@ -1,0 +1,1 @@
+"""dataentry: payload schemas and checks of its task types."""

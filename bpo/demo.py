@@ -1,0 +1,150 @@
+"""Demo data for ``make run``: staff, three tenants, two client users each.
+
+Seeding runs once: it does nothing if the demo admin already exists. Later
+features extend it with demo work of every kind.
+"""
+
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+
+from bpo.core.uow import unit_of_work
+from bpo.identity import services
+from bpo.identity.models import ClientRole, MembershipRole, StaffRole, StaffUser
+from tenants.provisioning import provision
+
+DEMO_PASSWORD = "demo-pass-1"  # noqa: S105 (published demo logins, printed by `bpo up`)
+
+
+@dataclass(frozen=True)
+class DemoTenant:
+    slug: str
+    name: str
+    timezone: str
+
+
+TENANTS = (
+    DemoTenant("acme", "Acme Retail", "America/New_York"),
+    DemoTenant("globex", "Globex Logistics", "Europe/London"),
+    DemoTenant("initech", "Initech Software", "Australia/Sydney"),
+)
+
+# (email, name, role, timezone, {tenant: membership role})
+STAFF: tuple[tuple[str, str, StaffRole, str, dict[str, MembershipRole]], ...] = (
+    ("admin@bpo.example", "Ada Admin", StaffRole.ADMIN, "UTC", {}),
+    (
+        "sam.supervisor@bpo.example",
+        "Sam Supervisor",
+        StaffRole.SUPERVISOR,
+        "America/New_York",
+        {"acme": MembershipRole.SUPERVISOR, "globex": MembershipRole.SUPERVISOR},
+    ),
+    (
+        "sofia.supervisor@bpo.example",
+        "Sofia Supervisor",
+        StaffRole.SUPERVISOR,
+        "Europe/London",
+        {"globex": MembershipRole.SUPERVISOR, "initech": MembershipRole.SUPERVISOR},
+    ),
+    (
+        "alice.agent@bpo.example",
+        "Alice (data entry)",
+        StaffRole.AGENT,
+        "America/New_York",
+        {"acme": MembershipRole.AGENT, "globex": MembershipRole.AGENT},
+    ),
+    (
+        "bob.agent@bpo.example",
+        "Bob (accounting)",
+        StaffRole.AGENT,
+        "America/Chicago",
+        {"acme": MembershipRole.AGENT},
+    ),
+    (
+        "carla.agent@bpo.example",
+        "Carla (support)",
+        StaffRole.AGENT,
+        "Europe/London",
+        {"globex": MembershipRole.AGENT, "initech": MembershipRole.AGENT},
+    ),
+    (
+        "dev.agent@bpo.example",
+        "Dev (accounting)",
+        StaffRole.AGENT,
+        "Asia/Kolkata",
+        {"initech": MembershipRole.AGENT, "acme": MembershipRole.AGENT},
+    ),
+    (
+        "erin.agent@bpo.example",
+        "Erin (support)",
+        StaffRole.AGENT,
+        "Australia/Sydney",
+        {"initech": MembershipRole.AGENT},
+    ),
+    (
+        "femi.agent@bpo.example",
+        "Femi (all-rounder)",
+        StaffRole.AGENT,
+        "Africa/Lagos",
+        {
+            "acme": MembershipRole.AGENT,
+            "globex": MembershipRole.AGENT,
+            "initech": MembershipRole.AGENT,
+        },
+    ),
+)
+
+
+def client_logins(tenant: DemoTenant) -> tuple[tuple[str, str, ClientRole], ...]:
+    return (
+        (f"admin@{tenant.slug}.example", f"{tenant.name} admin", ClientRole.CLIENT_ADMIN),
+        (f"user@{tenant.slug}.example", f"{tenant.name} user", ClientRole.CLIENT_USER),
+    )
+
+
+def seed() -> bool:
+    """Create the demo data unless present; returns whether anything was created."""
+    engine = current_app.extensions["bpo"].engine
+    with unit_of_work() as uow:
+        if uow.session.scalar(select(StaffUser.id).where(StaffUser.email == STAFF[0][0])):
+            return False
+    for tenant in TENANTS:
+        provision(engine, tenant.slug, tenant.name, timezone=tenant.timezone)
+        with unit_of_work(tenant.slug) as uow:
+            for email, name, role in client_logins(tenant):
+                services.create_client(
+                    uow.session,
+                    email=email,
+                    name=name,
+                    role=role,
+                    password=DEMO_PASSWORD,
+                    timezone=tenant.timezone,
+                )
+    with unit_of_work() as uow:
+        for email, name, staff_role, timezone, serves in STAFF:
+            staff = services.create_staff(
+                uow.session,
+                email=email,
+                name=name,
+                role=staff_role,
+                password=DEMO_PASSWORD,
+                timezone=timezone,
+            )
+            for slug, membership in serves.items():
+                services.grant(
+                    uow.session, staff, services.tenant_by_slug(uow.session, slug), membership
+                )
+    return True
+
+
+def login_summary(base_url: str) -> str:
+    """The demo logins, as printed by ``bpo up``."""
+    lines = [f"Staff sign-in: {base_url}/login   (password for every demo login: {DEMO_PASSWORD})"]
+    for email, name, staff_role, _tz, _serves in STAFF:
+        lines.append(f"  {staff_role.value:<10} {email:<32} {name}")
+    for tenant in TENANTS:
+        lines.append(f"Client portal {tenant.name}: {base_url}/portal/{tenant.slug}/login")
+        for email, _name, client_role in client_logins(tenant):
+            lines.append(f"  {client_role.value:<12} {email}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""People and credentials: staff, client users, tenant memberships, API tokens."""

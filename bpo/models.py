@@ -1,0 +1,8 @@
+"""Imports every model module so both metadata objects are complete."""
+
+from bpo.audit import models as audit_models
+from bpo.identity import models as identity_models
+from bpo.work import models as work_models
+from tenants import models as tenant_models
+
+__all__ = ["audit_models", "identity_models", "tenant_models", "work_models"]

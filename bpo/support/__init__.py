@@ -1,0 +1,1 @@
+"""support: payload schemas and checks of its task types."""

@@ -1,0 +1,1 @@
+"""Work: tasks, their typed payloads, messages, attachments, and the work index."""

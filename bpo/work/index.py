@@ -1,0 +1,74 @@
+"""The work index: one ``bpo.work_items`` row per open task, kept in step with it.
+
+Every function here runs inside the caller's unit of work, so the index changes
+in the same transaction as the task it describes.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from bpo.core.uow import UnitOfWork
+from bpo.work.models import Task, WorkItem
+from bpo.work.states import Status
+from tenants.db import utcnow
+from tenants.models import Tenant
+
+# A task not dispatched within this long after commit is dispatched again by the reconciler.
+DISPATCH_GRACE = timedelta(minutes=2)
+
+
+def tenant_id(uow: UnitOfWork) -> int:
+    """The id of the unit of work's tenant (looked up once per unit)."""
+    cached = uow.session.info.get("tenant_id")
+    if cached is None:
+        cached = uow.session.scalar(select(Tenant.id).where(Tenant.slug == uow.tenant))
+        if cached is None:
+            raise LookupError(f"no tenant {uow.tenant!r}")
+        uow.session.info["tenant_id"] = cached
+    return int(cached)
+
+
+def row_for(task: Task, tenant: int, now: datetime) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant,
+        "task_id": task.id,
+        "kind": task.kind,
+        "type": task.type,
+        "required_skills": [task.type],
+        "priority_rank": task.priority.rank,
+        "state": task.status,
+        "sla_due_at": task.sla_due_at,
+        "dispatch_due_at": now + DISPATCH_GRACE,
+        "created_at": task.created_at,
+        "updated_at": now,
+    }
+
+
+def add(session: Session, tenant: int, tasks: list[Task]) -> None:
+    """Index newly created tasks, due for dispatch."""
+    now = utcnow()
+    session.execute(insert(WorkItem), [row_for(task, tenant, now) for task in tasks])
+
+
+def update_state(session: Session, tenant: int, task: Task, *, dispatched: bool = False) -> None:
+    """Mirror the task's status; closed tasks leave the index."""
+    key = (WorkItem.tenant_id == tenant, WorkItem.task_id == task.id)
+    if not task.status.is_open:
+        session.execute(delete(WorkItem).where(*key))
+        return
+    values: dict[str, Any] = {
+        "state": task.status,
+        "priority_rank": task.priority.rank,
+        "sla_due_at": task.sla_due_at,
+        "updated_at": utcnow(),
+    }
+    if dispatched:
+        values["dispatch_due_at"] = None
+    session.execute(update(WorkItem).where(*key).values(**values))
+
+
+def open_states() -> list[Status]:
+    return [s for s in Status if s.is_open]

@@ -1,0 +1,95 @@
+"""Input and output schemas of tasks (API and portal share them)."""
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from bpo.work.states import Priority, Status
+from bpo.work.types import TYPES
+
+EXTERNAL_REF = validate.Regexp(
+    r"^[\x21-\x7e]{1,120}$", error="1 to 120 printable characters, no spaces"
+)
+
+
+class TaskCreateArgs(Schema):
+    """What a client sends to create a task; ``payload`` is checked by the type's schema."""
+
+    type = fields.String(required=True, validate=validate.OneOf(sorted(TYPES)))
+    title = fields.String(validate=validate.Length(min=1, max=300))
+    priority = fields.Enum(Priority, by_value=True, load_default=Priority.NORMAL)
+    external_ref = fields.String(validate=EXTERNAL_REF)
+    payload = fields.Dict(keys=fields.String(), required=True)
+    defer_until = fields.AwareDateTime(default_timezone=None)
+
+    @validates("title")
+    def _not_blank(self, value: str, **kwargs: Any) -> None:
+        if not value.strip():
+            raise ValidationError("must not be blank")
+
+
+class MessageArgs(Schema):
+    body = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+
+
+class TaskListArgs(Schema):
+    """Filters of the task list (query string)."""
+
+    status = fields.List(fields.Enum(Status, by_value=True))
+    kind = fields.String(validate=validate.OneOf(["data_entry", "accounting", "support"]))
+    type = fields.String(validate=validate.OneOf(sorted(TYPES)))
+    priority = fields.Enum(Priority, by_value=True)
+    created_from = fields.Date()
+    created_to = fields.Date()
+    q = fields.String(validate=validate.Length(max=200))
+    cursor = fields.String(validate=validate.Length(max=40))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class MessageSchema(Schema):
+    id = fields.Integer()
+    visibility = fields.String()
+    author_name = fields.String()
+    body = fields.String()
+    created_at = fields.DateTime()
+
+
+class AttachmentSchema(Schema):
+    id = fields.Integer()
+    filename = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    created_at = fields.DateTime()
+
+
+class TaskSchema(Schema):
+    """A task as its client sees it (no internal notes)."""
+
+    id = fields.Integer()
+    kind = fields.Function(lambda t: t.kind.value)
+    type = fields.String()
+    title = fields.String()
+    priority = fields.Function(lambda t: t.priority.value)
+    status = fields.Function(lambda t: t.status.value)
+    external_ref = fields.String(allow_none=True)
+    payload = fields.Dict()
+    flags = fields.List(fields.Dict())
+    defer_until = fields.DateTime(allow_none=True)
+    sla_due_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+    messages = fields.Method("_public_messages")
+    attachments = fields.List(fields.Nested(AttachmentSchema))
+
+    def _public_messages(self, task: Any) -> list[dict[str, Any]]:
+        visible = [m for m in task.messages if m.visibility != "internal_note"]
+        return MessageSchema(many=True).dump(visible)
+
+
+class TaskSummarySchema(TaskSchema):
+    """A task in a list: no payload or thread."""
+
+    class Meta:
+        exclude = ("payload", "messages", "attachments")

@@ -1,0 +1,470 @@
+"""Task intake and life cycle. Callers own the unit of work; nothing here commits.
+
+Every change of status goes through :func:`transition`, which refuses illegal
+moves (:class:`Conflict`), writes the audit event and updates the work index in
+the same transaction. Intake is idempotent on the client's external reference.
+"""
+
+import base64
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from bpo.audit.models import AuditEvent
+from bpo.audit.services import record
+from bpo.core.actors import SYSTEM, Actor
+from bpo.core.errors import Conflict, NotFound, ValidationFailed
+from bpo.core.uow import UnitOfWork
+from bpo.dataentry.schemas import validate_values
+from bpo.work import index
+from bpo.work.models import Attachment, DataEntryForm, Task, TaskMessage
+from bpo.work.schemas import TaskCreateArgs, TaskListArgs
+from bpo.work.states import CANCELLABLE_BY_CLIENT, Status, can_transition
+from bpo.work.types import TYPES, TaskType
+from tenants.db import utcnow
+
+CREATE_ARGS = TaskCreateArgs()
+LIST_ARGS = TaskListArgs()
+ROUTING_JOB = "queues.jobs.routing.route_task"
+
+
+@dataclass
+class Intake:
+    task: Task
+    created: bool
+
+
+@dataclass
+class Prepared:
+    """A validated task, ready to insert."""
+
+    values: dict[str, Any]
+    task_type: TaskType
+    message: str | None = None
+    flags: list[dict[str, Any]] = field(default_factory=list)
+
+
+# -- validation ------------------------------------------------------------------
+
+
+def prepare(
+    uow: UnitOfWork, data: Any, *, forms: dict[str, DataEntryForm] | None = None
+) -> Prepared:
+    """Validate one task's input; raises ValidationFailed naming every bad field."""
+    try:
+        args = CREATE_ARGS.load(data if isinstance(data, dict) else {})
+    except ValidationError as exc:
+        raise ValidationFailed("the task has errors", fields=_messages(exc)) from None
+    task_type = TYPES[args["type"]]
+    try:
+        payload = task_type.schema.load(args["payload"])
+    except ValidationError as exc:
+        raise ValidationFailed("the task has errors", fields={"payload": _messages(exc)}) from None
+    if task_type.name == "data_entry.record":
+        _check_record(uow, payload, forms)
+    stored = task_type.schema.dump(payload)  # JSON-safe: Decimals and dates as strings
+    message = stored.pop("message", None) if task_type.name == "support.ticket" else None
+    return Prepared(
+        values={
+            "kind": task_type.kind,
+            "type": task_type.name,
+            "title": (args.get("title") or task_type.default_title(stored)).strip()[:300],
+            "priority": args["priority"],
+            "external_ref": args.get("external_ref"),
+            "payload": stored,
+            "defer_until": args.get("defer_until"),
+        },
+        task_type=task_type,
+        message=message,
+    )
+
+
+def _messages(exc: ValidationError) -> dict[str, Any]:
+    messages = exc.messages
+    return messages if isinstance(messages, dict) else {"_schema": messages}
+
+
+def _check_record(
+    uow: UnitOfWork, payload: dict[str, Any], forms: dict[str, DataEntryForm] | None
+) -> None:
+    form = (forms or {}).get(payload["form"]) if forms is not None else None
+    if form is None:
+        form = uow.session.scalar(select(DataEntryForm).where(DataEntryForm.key == payload["form"]))
+    if form is None or not form.active:
+        raise ValidationFailed(
+            "unknown form", fields={"payload": {"form": ["no active form with this key"]}}
+        )
+    attachment_id = payload["source"].get("attachment_id")
+    if attachment_id is not None and uow.session.get(Attachment, attachment_id) is None:
+        raise ValidationFailed(
+            "unknown attachment",
+            fields={"payload": {"source": {"attachment_id": ["no such attachment"]}}},
+        )
+    if payload["values"]:
+        try:
+            payload["values"] = validate_values(form.fields, payload["values"])
+        except ValidationError as exc:
+            raise ValidationFailed(
+                "the record has errors", fields={"payload": {"values": exc.messages}}
+            ) from None
+
+
+# -- intake ----------------------------------------------------------------------
+
+
+def create_task(uow: UnitOfWork, data: Any, actor: Actor) -> Intake:
+    """Create one task, or return the existing one with the same external reference."""
+    ref = data.get("external_ref") if isinstance(data, dict) else None
+    if isinstance(ref, str) and (existing := _by_ref(uow, ref)) is not None:
+        return Intake(existing, created=False)
+    prepared = prepare(uow, data)
+    try:
+        with uow.session.begin_nested():
+            (task,) = _insert(uow, [prepared], actor)
+    except IntegrityError:
+        # Another request created the same external reference first.
+        if ref is None or (existing := _by_ref(uow, ref)) is None:
+            raise
+        return Intake(existing, created=False)
+    return Intake(task, created=True)
+
+
+def _by_ref(uow: UnitOfWork, ref: str) -> Task | None:
+    return uow.session.scalar(select(Task).where(Task.external_ref == ref))
+
+
+@dataclass
+class BatchResult:
+    created: list[Task]
+    existing: list[Task]
+
+
+def create_batch(
+    uow: UnitOfWork, rows: Iterable[Any], actor: Actor, *, chunk: int = 1000
+) -> BatchResult:
+    """Create many tasks, all or nothing.
+
+    Every row is validated before anything is written; if any row is bad, raises
+    ValidationFailed whose fields map each bad row's index to its field errors.
+    Rows whose external reference already exists are returned as existing.
+    """
+    forms = {f.key: f for f in uow.session.scalars(select(DataEntryForm))}
+    prepared: list[Prepared] = []
+    errors: dict[str, Any] = {}
+    refs: dict[str, int] = {}
+    for i, data in enumerate(rows):
+        try:
+            item = prepare(uow, data, forms=forms)
+        except ValidationFailed as exc:
+            errors[str(i)] = exc.fields
+            continue
+        ref = item.values["external_ref"]
+        if ref is not None:
+            if ref in refs:
+                errors[str(i)] = {"external_ref": [f"repeats row {refs[ref]}"]}
+                continue
+            refs[ref] = i
+        prepared.append(item)
+    if errors:
+        raise ValidationFailed(
+            f"{len(errors)} row(s) have errors; nothing was created", fields=errors
+        )
+    existing = _existing_refs(uow, list(refs))
+    fresh = [p for p in prepared if p.values["external_ref"] not in existing]
+    created: list[Task] = []
+    for start in range(0, len(fresh), chunk):
+        created += _insert(uow, fresh[start : start + chunk], actor)
+    return BatchResult(created=created, existing=list(existing.values()))
+
+
+def _existing_refs(uow: UnitOfWork, refs: list[str]) -> dict[str, Task]:
+    found: dict[str, Task] = {}
+    for start in range(0, len(refs), 5000):
+        part = refs[start : start + 5000]
+        for task in uow.session.scalars(select(Task).where(Task.external_ref.in_(part))):
+            found[str(task.external_ref)] = task
+    return found
+
+
+def _insert(uow: UnitOfWork, items: list[Prepared], actor: Actor) -> list[Task]:
+    """Insert validated tasks with their first message, audit event and index row."""
+    session = uow.session
+    now = utcnow()
+    _flag_duplicates(uow, items)
+    tasks = [
+        Task(
+            **p.values,
+            flags=p.flags,
+            status=Status.NEW,
+            requester=actor.ref,
+            created_at=now,
+            updated_at=now,
+        )
+        for p in items
+    ]
+    session.add_all(tasks)
+    session.flush()
+    messages = [
+        {
+            "task_id": t.id,
+            "visibility": "client_message",
+            "author": actor.ref,
+            "author_name": actor.name,
+            "body": p.message,
+            "created_at": now,
+        }
+        for t, p in zip(tasks, items, strict=True)
+        if p.message
+    ]
+    if messages:
+        session.execute(insert(TaskMessage), messages)
+    session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "at": now,
+                "actor": actor.ref,
+                "action": "created",
+                "subject_type": "task",
+                "subject_id": t.id,
+                "to_state": Status.NEW.value,
+                "data": {"type": t.type},
+            }
+            for t in tasks
+        ],
+    )
+    tenant = index.tenant_id(uow)
+    index.add(session, tenant, tasks)
+    for task in tasks:
+        uow.defer(
+            ROUTING_JOB,
+            queue=task.kind.value,
+            job_id=f"route-{uow.tenant}-{task.id}",
+            tenant=uow.tenant,
+            task_id=task.id,
+        )
+    return tasks
+
+
+def _flag_duplicates(uow: UnitOfWork, items: list[Prepared]) -> None:
+    """Flag invoices whose vendor and number match an earlier task (or an earlier row)."""
+    keyed = [
+        (p, p.task_type.dedupe_key(p.values["payload"])) for p in items if p.task_type.dedupe_key
+    ]
+    if not keyed:
+        return
+    keys = {key for _, key in keyed}
+    seen: dict[str, int] = {
+        str(key): first
+        for key, first in uow.session.execute(
+            select(Task.dedupe_key, func.min(Task.id))
+            .where(Task.dedupe_key.in_(keys))
+            .group_by(Task.dedupe_key)
+        )
+    }
+    batch_first: set[str] = set()
+    for prepared, key in keyed:
+        prepared.values["dedupe_key"] = key
+        if key in seen:
+            prepared.flags.append(
+                {
+                    "code": "possible_duplicate",
+                    "task_id": seen[key],
+                    "message": f"same vendor and invoice number as task {seen[key]}",
+                }
+            )
+        elif key in batch_first:
+            prepared.flags.append(
+                {
+                    "code": "possible_duplicate",
+                    "task_id": None,
+                    "message": "same vendor and invoice number as another row of this batch",
+                }
+            )
+        batch_first.add(key)
+
+
+# -- life cycle ------------------------------------------------------------------
+
+
+def get_task(uow: UnitOfWork, task_id: int) -> Task:
+    """The task with this id in the unit's tenant; NotFound otherwise.
+
+    Another tenant's id is simply absent from this tenant's schema: also NotFound.
+    """
+    task = uow.session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    return task
+
+
+def transition(
+    uow: UnitOfWork,
+    task: Task,
+    target: Status,
+    actor: Actor,
+    reason: str | None = None,
+    *,
+    dispatched: bool = False,
+) -> None:
+    """Move ``task`` to ``target``: checked, audited, and mirrored in the work index."""
+    if not can_transition(task.status, target):
+        raise Conflict(
+            f"a {task.status.label} task cannot become {target.label}",
+            fields={"status": [f"{task.status.value} -> {target.value} is not allowed"]},
+        )
+    record(
+        uow.session,
+        actor=actor.ref,
+        action="transition",
+        subject_type="task",
+        subject_id=task.id,
+        from_state=task.status.value,
+        to_state=target.value,
+        reason=reason,
+    )
+    task.status = target
+    task.updated_at = utcnow()
+    if not target.is_open:
+        task.closed_at = task.updated_at
+    index.update_state(uow.session, index.tenant_id(uow), task, dispatched=dispatched)
+
+
+def mark_queued(uow: UnitOfWork, task_id: int) -> bool:
+    """The routing job's step until routing exists: a new task joins the pool.
+
+    Idempotent: a task that is no longer new (or no longer exists) is left alone.
+    """
+    task = uow.session.get(Task, task_id, with_for_update=True)
+    if task is None or task.status != Status.NEW:
+        return False
+    transition(uow, task, Status.QUEUED, SYSTEM, "waiting for an agent", dispatched=True)
+    return True
+
+
+def cancel_by_client(uow: UnitOfWork, task: Task, actor: Actor, reason: str | None = None) -> None:
+    """Clients may cancel work nobody has started."""
+    if task.status not in CANCELLABLE_BY_CLIENT:
+        raise Conflict(
+            "this task can no longer be cancelled: work on it has started or it is closed",
+            fields={"status": [task.status.value]},
+        )
+    transition(uow, task, Status.CANCELLED, actor, reason or "cancelled by the client")
+
+
+def add_client_message(uow: UnitOfWork, task: Task, actor: Actor, body: str) -> TaskMessage:
+    """A client message on an open task; answering a question resumes the work."""
+    body = (body or "").strip()
+    if not body:
+        raise ValidationFailed("the message is empty", fields={"body": ["write a message"]})
+    if len(body) > 20_000:
+        raise ValidationFailed(
+            "the message is too long", fields={"body": ["at most 20000 characters"]}
+        )
+    if not task.status.is_open:
+        raise Conflict(
+            "this task is closed; open a new one", fields={"status": [task.status.value]}
+        )
+    message = TaskMessage(
+        task=task, visibility="client_message", author=actor.ref, author_name=actor.name, body=body
+    )
+    uow.session.add(message)
+    if task.status == Status.WAITING_ON_CLIENT:
+        transition(uow, task, Status.IN_PROGRESS, actor, "the client answered")
+    uow.session.flush()
+    return message
+
+
+def history(uow: UnitOfWork, task: Task) -> list[AuditEvent]:
+    return list(
+        uow.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.subject_type == "task", AuditEvent.subject_id == task.id)
+            .order_by(AuditEvent.at, AuditEvent.id)
+        )
+    )
+
+
+# -- listing ---------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    items: list[Task]
+    next_cursor: str | None
+
+
+def parse_filters(raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate list filters (query-string values); ValidationFailed names bad ones."""
+    try:
+        return LIST_ARGS.load(raw)
+    except ValidationError as exc:
+        raise ValidationFailed("bad filter", fields=_messages(exc)) from None
+
+
+def filtered(filters: dict[str, Any]) -> Select[Task]:
+    query = select(Task)
+    if filters.get("status"):
+        query = query.where(Task.status.in_(filters["status"]))
+    if filters.get("kind"):
+        query = query.where(Task.kind == filters["kind"])
+    if filters.get("type"):
+        query = query.where(Task.type == filters["type"])
+    if filters.get("priority"):
+        query = query.where(Task.priority == filters["priority"])
+    if filters.get("created_from"):
+        query = query.where(
+            Task.created_at >= datetime.combine(filters["created_from"], time.min, tzinfo=UTC)
+        )
+    if filters.get("created_to"):
+        query = query.where(
+            Task.created_at <= datetime.combine(filters["created_to"], time.max, tzinfo=UTC)
+        )
+    if filters.get("q"):
+        pattern = (
+            "%" + filters["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        query = query.where(or_(Task.title.ilike(pattern), Task.external_ref.ilike(pattern)))
+    return query
+
+
+def list_tasks(uow: UnitOfWork, filters: dict[str, Any]) -> Page:
+    """Newest first, ``limit`` per page, with an opaque cursor to the next page."""
+    query = filtered(filters)
+    cursor = filters.get("cursor")
+    if cursor:
+        query = query.where(Task.id < _decode_cursor(cursor))
+    limit = filters.get("limit", 50)
+    rows = list(uow.session.scalars(query.order_by(Task.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    items = rows[:limit]
+    return Page(items, _encode_cursor(items[-1].id) if more and items else None)
+
+
+def iter_tasks(uow: UnitOfWork, filters: dict[str, Any], batch: int = 1000) -> Iterator[Task]:
+    """Every task matching ``filters``, newest first, fetched in batches (for exports)."""
+    result = uow.session.scalars(
+        filtered(filters).order_by(Task.id.desc()).execution_options(yield_per=batch)
+    )
+    yield from result
+
+
+def _encode_cursor(task_id: int) -> str:
+    return base64.urlsafe_b64encode(f"t{task_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("t"):
+            raise ValueError(cursor)
+        return int(raw[1:])
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed(
+            "bad cursor", fields={"cursor": ["not a cursor this API returned"]}
+        ) from None

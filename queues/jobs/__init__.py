@@ -1,0 +1,1 @@
+"""Job functions: thin, ids only; each restores the app and calls a service."""

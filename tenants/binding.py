@@ -1,0 +1,62 @@
+"""Binding work to one tenant's schema.
+
+A :class:`~sqlalchemy.orm.Session` made here is bound to an engine whose execution
+options translate the placeholder schema ``tenant`` into ``tenant_<slug>``. The
+options live on the bind, not on a connection, so they survive ``commit()``
+(SQLAlchemy #10322). One session serves one tenant for its whole life: its
+identity map is keyed by primary key only (SQLAlchemy #7832).
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session
+
+from tenants.db import TENANT_PLACEHOLDER
+from tenants.naming import schema_name
+
+
+def translate_map(slug: str | None) -> dict[str, str | None]:
+    """The ``schema_translate_map`` for ``slug``; for no tenant, none at all.
+
+    Without a tenant the placeholder stays ``tenant``, a schema that never exists,
+    so tenant tables cannot be reached by accident.
+    """
+    if slug is None:
+        return {}
+    return {TENANT_PLACEHOLDER: schema_name(slug)}
+
+
+def bind_for(engine: Engine, slug: str | None) -> Engine:
+    """``engine`` with the tenant's translate map as an execution option."""
+    if slug is None:
+        return engine
+    return engine.execution_options(schema_translate_map=translate_map(slug))
+
+
+def make_session(engine: Engine, slug: str | None) -> Session:
+    """A new session bound to tenant ``slug`` (or to the shared schema only)."""
+    return Session(bind=bind_for(engine, slug), expire_on_commit=False, autoflush=True)
+
+
+def quoted_schema(connection: Connection, slug: str) -> str:
+    """The tenant's schema name quoted as an identifier for this connection's dialect."""
+    return connection.dialect.identifier_preparer.quote_identifier(schema_name(slug))
+
+
+def set_local_search_path(connection: Connection, slug: str) -> None:
+    """``SET LOCAL search_path`` to the tenant's schema for raw SQL.
+
+    Only valid inside a transaction, and gone when it ends: the setting can never
+    leak to the next user of a pooled connection.
+    """
+    connection.exec_driver_sql(f"SET LOCAL search_path TO {quoted_schema(connection, slug)}")
+
+
+@contextmanager
+def raw_tenant_sql(engine: Engine, slug: str) -> Iterator[Connection]:
+    """A connection in a transaction whose search path is the tenant's schema."""
+    with engine.begin() as connection:
+        set_local_search_path(connection, slug)
+        yield connection
