@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select
 
+from bpo.core.actors import Actor
 from bpo.core.uow import unit_of_work
 from bpo.identity import services
-from bpo.identity.models import ClientRole, MembershipRole, StaffRole, StaffUser
+from bpo.identity.models import ClientRole, ClientUser, MembershipRole, StaffRole, StaffUser
 from tenants.provisioning import provision
 
 DEMO_PASSWORD = "demo-pass-1"  # noqa: S105 (published demo logins, printed by `bpo up`)
@@ -104,7 +105,26 @@ def client_logins(tenant: DemoTenant) -> tuple[tuple[str, str, ClientRole], ...]
 
 
 def seed() -> bool:
-    """Create the demo data unless present; returns whether anything was created."""
+    """Create the demo people and work unless present; returns whether anything was created."""
+    created = _seed_people()
+    for tenant in TENANTS:
+        created = _seed_work(tenant) or created
+    return created
+
+
+def _seed_work(tenant: DemoTenant) -> bool:
+    from bpo.demo_work import seed_work
+
+    admin_email = client_logins(tenant)[0][0]
+    with unit_of_work(tenant.slug) as uow:
+        admin = uow.session.scalar(select(ClientUser).where(ClientUser.email == admin_email))
+        if admin is None:
+            return False
+        requester = Actor(f"client:{admin.id}", admin.name)
+    return seed_work(tenant.slug, requester) > 0
+
+
+def _seed_people() -> bool:
     engine = current_app.extensions["bpo"].engine
     with unit_of_work() as uow:
         if uow.session.scalar(select(StaffUser.id).where(StaffUser.email == STAFF[0][0])):
