@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,6 +202,9 @@ def run_platform(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("pgserver").setLevel(logging.WARNING)
+    warnings.filterwarnings(
+        "ignore", message="XDG_RUNTIME_DIR is not set"
+    )  # pgserver's platformdirs
     env = dict(os.environ)
     instance = Path(env.get("BPO_INSTANCE_DIR", "instance")).resolve()
     env["BPO_INSTANCE_DIR"] = str(instance)

@@ -8,6 +8,10 @@ class Kind(enum.StrEnum):
     ACCOUNTING = "accounting"
     SUPPORT = "support"
 
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
 
 class Priority(enum.StrEnum):
     LOW = "low"
