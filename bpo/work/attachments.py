@@ -140,7 +140,7 @@ def _check_content(kind: FileKind, head: bytes, path: Path) -> None:
 
 
 def get(uow: UnitOfWork, attachment_id: int) -> Attachment:
-    attachment = uow.session.get(Attachment, attachment_id)
+    attachment = uow.session.get(Attachment, attachment_id) if 0 < attachment_id < 2**63 else None
     if attachment is None:
         raise NotFound(f"no attachment {attachment_id}")
     return attachment

@@ -93,3 +93,48 @@ class TaskSummarySchema(TaskSchema):
 
     class Meta:
         exclude = ("payload", "messages", "attachments")
+
+
+def public_actor(ref: str) -> str:
+    """Who did it, as a client may see it: never a staff member's identity."""
+    if ref.startswith(("client:", "token:")):
+        return "client"
+    if ref.startswith("staff:"):
+        return "provider"
+    return "system"
+
+
+class HistoryEventSchema(Schema):
+    """One audit event of a task, as its client sees it."""
+
+    at = fields.DateTime()
+    action = fields.String()
+    by = fields.Function(lambda e: public_actor(e.actor))
+    from_status = fields.String(attribute="from_state", allow_none=True)
+    to_status = fields.String(attribute="to_state", allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class CancelArgs(Schema):
+    reason = fields.String(validate=validate.Length(max=500))
+
+
+class BatchArgs(Schema):
+    """A batch of tasks: all are created, or none."""
+
+    tasks = fields.List(
+        fields.Dict(keys=fields.String()),
+        required=True,
+        validate=validate.Length(min=1, max=50_000),
+    )
+
+
+class BatchResultSchema(Schema):
+    created = fields.Integer()
+    existing = fields.Integer()
+    items = fields.List(fields.Nested(TaskSummarySchema))
+
+
+class TaskPageSchema(Schema):
+    items = fields.List(fields.Nested(TaskSummarySchema))
+    next_cursor = fields.String(allow_none=True)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bpo.audit.models import AuditEvent
@@ -31,6 +31,7 @@ from tenants.db import utcnow
 CREATE_ARGS = TaskCreateArgs()
 LIST_ARGS = TaskListArgs()
 ROUTING_JOB = "queues.jobs.routing.route_task"
+BIGINT_MAX = 2**63 - 1  # ids are bigint: larger numbers are simply not found
 
 
 @dataclass
@@ -238,6 +239,7 @@ def _insert(uow: UnitOfWork, items: list[Prepared], actor: Actor) -> list[Task]:
             for t in tasks
         ],
     )
+    _link_sources(uow, tasks)
     tenant = index.tenant_id(uow)
     index.add(session, tenant, tasks)
     for task in tasks:
@@ -249,6 +251,18 @@ def _insert(uow: UnitOfWork, items: list[Prepared], actor: Actor) -> list[Task]:
             task_id=task.id,
         )
     return tasks
+
+
+def _link_sources(uow: UnitOfWork, tasks: list[Task]) -> None:
+    """A record's source file, uploaded before its task, now belongs to that task."""
+    for task in tasks:
+        attachment_id = (task.payload.get("source") or {}).get("attachment_id")
+        if attachment_id is not None:
+            uow.session.execute(
+                update(Attachment)
+                .where(Attachment.id == attachment_id, Attachment.task_id.is_(None))
+                .values(task_id=task.id)
+            )
 
 
 def _flag_duplicates(uow: UnitOfWork, items: list[Prepared]) -> None:
@@ -297,7 +311,7 @@ def get_task(uow: UnitOfWork, task_id: int) -> Task:
 
     Another tenant's id is simply absent from this tenant's schema: also NotFound.
     """
-    task = uow.session.get(Task, task_id)
+    task = uow.session.get(Task, task_id) if 0 < task_id <= BIGINT_MAX else None
     if task is None:
         raise NotFound(f"no task {task_id}")
     return task
@@ -461,9 +475,10 @@ def _encode_cursor(task_id: int) -> str:
 def _decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("t"):
+        value = int(raw[1:]) if raw.startswith("t") else 0
+        if not 0 < value <= BIGINT_MAX:
             raise ValueError(cursor)
-        return int(raw[1:])
+        return value
     except (ValueError, UnicodeDecodeError):
         raise ValidationFailed(
             "bad cursor", fields={"cursor": ["not a cursor this API returned"]}
