@@ -1,0 +1,292 @@
+"""Portal task pages: submit each type with field errors, list and search, a task's
+page (history, messages, reply, cancel, files), and no way into another tenant."""
+
+import io
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from bpo.core.actors import SYSTEM
+from bpo.core.uow import unit_of_work
+from bpo.web.portal.taskforms import flat_values
+from bpo.work.models import Task, TaskMessage
+from bpo.work.services import create_task, get_task, transition
+from bpo.work.states import Status
+from tests.support.factories import (
+    ALL_TYPES,
+    ensure_form,
+    invoice_task,
+    journal_task,
+    ticket_task,
+)
+from tests.support.helpers import csrf_token, ids_out_of_reach, login, unique
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture
+def alpha_client(client, world):
+    ensure_form(world.alpha)
+    assert (
+        login(client, f"/portal/{world.alpha}/login", world.client_alpha_email).status_code == 302
+    )
+    return client
+
+
+def _count(tenant: str) -> int:
+    with unit_of_work(tenant) as uow:
+        return uow.session.scalar(select(func.count()).select_from(Task))
+
+
+def _form_data(task: dict) -> dict[str, str]:
+    """A task input as the portal form posts it (the same paths the inputs carry)."""
+    data = flat_values({k: v for k, v in task.items() if k != "type"})
+    return data
+
+
+def _submit(client, tenant: str, task: dict, files: dict | None = None):
+    url = f"/portal/{tenant}/tasks/new/{task['type']}"
+    data = {**_form_data(task), "csrf_token": csrf_token(client, url), **(files or {})}
+    return client.post(url, data=data, content_type="multipart/form-data")
+
+
+@pytest.mark.parametrize("factory", ALL_TYPES, ids=lambda f: f.__name__)
+def test_each_type_can_be_submitted_and_is_shown(alpha_client, world, factory):
+    ref = unique("web-")
+    response = _submit(alpha_client, world.alpha, factory(external_ref=ref))
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    page = alpha_client.get(response.location)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert ref in html and "submitted" in html
+
+
+def test_every_type_has_a_form_page(alpha_client, world):
+    chooser = alpha_client.get(f"/portal/{world.alpha}/tasks/new").get_data(as_text=True)
+    for factory in ALL_TYPES:
+        type_name = factory()["type"]
+        assert f"/tasks/new/{type_name}" in chooser
+        assert alpha_client.get(f"/portal/{world.alpha}/tasks/new/{type_name}").status_code == 200
+    assert alpha_client.get(f"/portal/{world.alpha}/tasks/new/nope.nothing").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("task", "path", "text"),
+    [
+        (
+            invoice_task(
+                payload={"totals": {"subtotal": "14.97", "tax": "1.50", "total": "20.00"}}
+            ),
+            "payload.totals.total",
+            "subtotal plus tax is 16.47",
+        ),
+        (
+            invoice_task(
+                payload={"lines": [{"description": "x", "quantity": "abc", "unit_price": "1"}]}
+            ),
+            "payload.lines.0.quantity",
+            "Not a valid number",
+        ),
+        (
+            journal_task(
+                payload={"lines": [{"account": "1", "debit": "5"}, {"account": "2", "credit": "4"}]}
+            ),
+            "payload.lines",
+            "debits",
+        ),
+        (
+            ticket_task(payload={"requester": {"name": "Kim", "email": "not-an-email"}}),
+            "payload.requester.email",
+            "email",
+        ),
+        (
+            {
+                "type": "data_entry.record",
+                "payload": {"form": "w9", "source": {"text": "x"}, "values": {"tin": "12"}},
+            },
+            "payload.values.tin",
+            "expected format",
+        ),
+        (ticket_task(priority="whenever"), "priority", "Must be one of"),
+    ],
+)
+def test_bad_input_shows_the_error_next_to_its_field_and_writes_nothing(
+    alpha_client, world, task, path, text
+):
+    before = _count(world.alpha)
+    response = _submit(alpha_client, world.alpha, task)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    error_id = path.replace(".", "-") + "-error"
+    if path == "payload.lines":
+        assert text in html  # a whole-table problem sits above the table
+    else:
+        found = re.search(rf'id="{re.escape(error_id)}">([^<]*)<', html)
+        assert found and text.lower() in found.group(1).lower(), html[:3000]
+        assert 'aria-invalid="true"' in html
+    assert "Nothing was submitted" in html
+    assert _count(world.alpha) == before
+
+
+def test_what_was_typed_is_kept_after_an_error(alpha_client, world):
+    task = invoice_task(
+        payload={"vendor": "Kept Vendor Ltd", "totals": {"subtotal": "1", "tax": "0", "total": "1"}}
+    )
+    html = _submit(alpha_client, world.alpha, task).get_data(as_text=True)
+    assert 'value="Kept Vendor Ltd"' in html and 'value="A4 paper"' in html
+
+
+def test_record_with_an_uploaded_source_file(alpha_client, world):
+    task = {"type": "data_entry.record", "payload": {"form": "w9"}}
+    response = _submit(
+        alpha_client, world.alpha, task, files={"payload.source_file": (io.BytesIO(PDF), "w9.pdf")}
+    )
+    assert response.status_code == 302
+    page = alpha_client.get(response.location).get_data(as_text=True)
+    link = re.search(r'href="([^"]+/attachments/\d+)"', page)
+    assert link and "w9.pdf" in page
+    download = alpha_client.get(link.group(1))
+    assert download.status_code == 200 and download.data == PDF
+    bad = _submit(
+        alpha_client, world.alpha, task, files={"payload.source_file": (io.BytesIO(b"MZ"), "x.pdf")}
+    )
+    assert bad.status_code == 400 and 'id="payload-source_file-error"' in bad.get_data(as_text=True)
+
+
+def test_list_filters_and_search(alpha_client, world):
+    tag = unique("find")
+    with unit_of_work(world.alpha) as uow:
+        create_task(uow, ticket_task(title=f"{tag} ticket"), SYSTEM)
+        create_task(uow, invoice_task(title=f"{tag} invoice", priority="urgent"), SYSTEM)
+    base = f"/portal/{world.alpha}/tasks?q={tag}"
+    html = alpha_client.get(base).get_data(as_text=True)
+    assert f"{tag} ticket" in html and f"{tag} invoice" in html
+    html = alpha_client.get(base + "&kind=accounting").get_data(as_text=True)
+    assert f"{tag} ticket" not in html and f"{tag} invoice" in html
+    html = alpha_client.get(base + "&priority=urgent&status=new").get_data(as_text=True)
+    assert f"{tag} invoice" in html and f"{tag} ticket" not in html
+    bad = alpha_client.get(f"/portal/{world.alpha}/tasks?created_from=soon&limit=-1")
+    assert bad.status_code == 400
+    assert "created_from" in bad.get_data(as_text=True)
+
+
+def test_task_page_history_messages_reply_and_internal_notes(alpha_client, world):
+    with unit_of_work(world.alpha) as uow:
+        task = create_task(uow, ticket_task(), SYSTEM).task
+        for status in (
+            Status.QUEUED,
+            Status.ASSIGNED,
+            Status.IN_PROGRESS,
+            Status.WAITING_ON_CLIENT,
+        ):
+            transition(
+                uow,
+                task,
+                status,
+                SYSTEM,
+                "need the order number" if status == Status.WAITING_ON_CLIENT else None,
+            )
+        uow.session.add_all(
+            [
+                TaskMessage(
+                    task=task,
+                    visibility="public_reply",
+                    author="staff:1",
+                    author_name="Agent Ann",
+                    body="Which order is it?",
+                ),
+                TaskMessage(
+                    task=task,
+                    visibility="internal_note",
+                    author="staff:1",
+                    author_name="Agent Ann",
+                    body="customer seems upset",
+                ),
+            ]
+        )
+        task_id = task.id
+    url = f"/portal/{world.alpha}/tasks/{task_id}"
+    html = alpha_client.get(url).get_data(as_text=True)
+    assert "The provider asked a question" in html and "Which order is it?" in html
+    assert "customer seems upset" not in html
+    assert "need the order number" in html and "waiting on client" in html
+    assert "Cancel this task" not in html  # started: no cancel button
+
+    empty = alpha_client.post(
+        f"{url}/messages", data={"body": " ", "csrf_token": csrf_token(alpha_client, url)}
+    )
+    assert (
+        empty.status_code == 400 and "write a message" in empty.get_data(as_text=True).lower()
+    ) or "empty" in empty.get_data(as_text=True)
+    sent = alpha_client.post(
+        f"{url}/messages", data={"body": "Order 5512", "csrf_token": csrf_token(alpha_client, url)}
+    )
+    assert sent.status_code == 302
+    with unit_of_work(world.alpha) as uow:
+        assert get_task(uow, task_id).status == Status.IN_PROGRESS  # the answer resumed the work
+    assert "Order 5512" in alpha_client.get(url).get_data(as_text=True)
+    refused = alpha_client.post(f"{url}/cancel", data={"csrf_token": csrf_token(alpha_client, url)})
+    assert refused.status_code == 409 and "can no longer be cancelled" in refused.get_data(
+        as_text=True
+    )
+
+
+def test_cancel_an_unstarted_task(alpha_client, world):
+    with unit_of_work(world.alpha) as uow:
+        task_id = create_task(uow, ticket_task(), SYSTEM).task.id
+    url = f"/portal/{world.alpha}/tasks/{task_id}"
+    assert "Cancel this task" in alpha_client.get(url).get_data(as_text=True)
+    response = alpha_client.post(
+        f"{url}/cancel", data={"reason": "sorted it", "csrf_token": csrf_token(alpha_client, url)}
+    )
+    assert response.status_code == 302
+    html = alpha_client.get(url).get_data(as_text=True)
+    assert "sorted it" in html
+    with unit_of_work(world.alpha) as uow:
+        assert get_task(uow, task_id).status == Status.CANCELLED
+    no_csrf = alpha_client.post(f"{url}/cancel", data={})
+    assert no_csrf.status_code == 400
+
+
+def test_another_tenants_tasks_and_files_are_unreachable(client, world):
+    ensure_form(world.beta)
+    ids_out_of_reach(world.beta, world.alpha)
+    with unit_of_work(world.beta) as uow:
+        from bpo.work import attachments
+
+        b_attachment = attachments.store(uow, io.BytesIO(PDF), "beta-secret.pdf", SYSTEM)
+        b_task = create_task(
+            uow,
+            {
+                "type": "data_entry.record",
+                "payload": {"form": "w9", "source": {"attachment_id": b_attachment.id}},
+                "title": "beta only task",
+            },
+            SYSTEM,
+        ).task
+        b_id, b_att = b_task.id, b_attachment.id
+    with unit_of_work(world.alpha) as uow:
+        a_id = create_task(uow, ticket_task(), SYSTEM).task.id
+    login(client, f"/portal/{world.alpha}/login", world.client_alpha_email)
+    token = csrf_token(client, f"/portal/{world.alpha}/tasks")
+    for method, url in (
+        ("get", f"/portal/{world.alpha}/tasks/{b_id}"),
+        ("post", f"/portal/{world.alpha}/tasks/{b_id}/messages"),
+        ("post", f"/portal/{world.alpha}/tasks/{b_id}/cancel"),
+        ("get", f"/portal/{world.alpha}/tasks/{b_id}/attachments/{b_att}"),
+        ("get", f"/portal/{world.alpha}/tasks/{a_id}/attachments/{b_att}"),
+    ):
+        response = getattr(client, method)(url, data={"csrf_token": token, "body": "hi"})
+        html = response.get_data(as_text=True)
+        assert "beta only task" not in html and "beta-secret" not in html and response.data != PDF
+        assert response.status_code == 404, url
+    assert "beta only task" not in client.get(f"/portal/{world.alpha}/tasks?limit=200").get_data(
+        as_text=True
+    )
+    # Alpha's session on beta's portal pages: sent to beta's login.
+    response = client.get(f"/portal/{world.beta}/tasks/{b_id}")
+    assert response.status_code == 302 and "/login" in response.location
+    with unit_of_work(world.beta) as uow:
+        assert get_task(uow, b_id).status in (Status.NEW, Status.QUEUED)
+        assert not [m for m in get_task(uow, b_id).messages if m.body == "hi"]
