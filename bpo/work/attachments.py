@@ -150,3 +150,14 @@ def path_of(uow: UnitOfWork, attachment: Attachment) -> Path:
     """Where the file is; only ever called with a row read through the tenant's session."""
     assert uow.tenant is not None
     return tenant_dir(uow.tenant) / attachment.sha256[:2] / attachment.sha256
+
+
+def of_task(uow: UnitOfWork, task_id: int, attachment_id: int) -> Attachment:
+    """An attachment of a task of the unit's tenant; NotFound for anything else."""
+    from bpo.work.services import get_task  # services imports this module
+
+    task = get_task(uow, task_id)
+    attachment = get(uow, attachment_id)
+    if attachment.task_id != task.id:
+        raise NotFound(f"no attachment {attachment_id} on task {task_id}")
+    return attachment

@@ -6,14 +6,15 @@ that tenant, so another tenant's ids simply do not exist here (404).
 
 from typing import Any
 
-from flask import jsonify, request, send_file, url_for
+from flask import jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, ValidationError
 
 from bpo.api.v1 import api_v1, tenant_token
 from bpo.core.actors import Actor
-from bpo.core.errors import NotFound, ValidationFailed
+from bpo.core.errors import ValidationFailed
 from bpo.core.uow import request_uow
+from bpo.web.files import send_task_file
 from bpo.work import attachments, services
 from bpo.work.schemas import (
     AttachmentSchema,
@@ -141,15 +142,4 @@ def upload_attachment() -> ResponseReturnValue:
 @api_v1.get("/tasks/<int:task_id>/attachments/<int:attachment_id>")
 def download_attachment(task_id: int, attachment_id: int) -> ResponseReturnValue:
     tenant_token()
-    uow = request_uow()
-    task = services.get_task(uow, task_id)
-    attachment = attachments.get(uow, attachment_id)
-    if attachment.task_id != task.id:
-        raise NotFound(f"no attachment {attachment_id} on task {task_id}")
-    return send_file(
-        attachments.path_of(uow, attachment),
-        mimetype=attachment.content_type,
-        as_attachment=True,
-        download_name=attachment.filename,
-        max_age=0,
-    )
+    return send_task_file(request_uow(), task_id, attachment_id)

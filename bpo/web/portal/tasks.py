@@ -6,7 +6,7 @@ tenant's task ids are absent from this schema and answer 404.
 
 from typing import Any
 
-from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from bpo.core.actors import Actor
 from bpo.core.errors import AppError, NotFound, ValidationFailed
 from bpo.core.uow import request_uow
 from bpo.web.access import client_required
+from bpo.web.files import send_task_file
 from bpo.web.filters import viewer_zone
 from bpo.web.portal import portal
 from bpo.web.portal.taskforms import flat_values, flatten_errors, layout_for, unflatten
@@ -232,15 +233,4 @@ def cancel(task_id: int) -> ResponseReturnValue:
 @portal.get("/tasks/<int:task_id>/attachments/<int:attachment_id>")
 @client_required
 def download(task_id: int, attachment_id: int) -> ResponseReturnValue:
-    uow = request_uow()
-    task = _task(task_id)
-    attachment = attachments.get(uow, attachment_id)
-    if attachment.task_id != task.id:
-        abort(404)
-    return send_file(
-        attachments.path_of(uow, attachment),
-        mimetype=attachment.content_type,
-        as_attachment=True,
-        download_name=attachment.filename,
-        max_age=0,
-    )
+    return send_task_file(request_uow(), task_id, attachment_id)
