@@ -240,7 +240,8 @@ def demo_seed() -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from bpo.work.cli import tasks_cli
     from tenants.cli import db_cli, tenants_cli
 
-    for group in (tenants_cli, db_cli, staff_cli, clients_cli, tokens_cli, demo_cli):
+    for group in (tenants_cli, db_cli, staff_cli, clients_cli, tokens_cli, demo_cli, tasks_cli):
         app.cli.add_command(group)

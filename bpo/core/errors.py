@@ -4,6 +4,7 @@ Services raise these; the web layer renders them as pages and the API as the
 JSON envelope ``{"error": {"code", "message", "fields"}}``.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -53,3 +54,17 @@ class Unavailable(AppError):
 def error_envelope(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
     """The API's one error shape."""
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def flatten_fields(errors: Mapping[str, Any], prefix: str = "") -> dict[str, list[str]]:
+    """Nested field errors → dotted paths: ``{"payload.lines.0.quantity": [...]}``."""
+    flat: dict[str, list[str]] = {}
+    for key, value in errors.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten_fields(value, path + "."))
+        elif isinstance(value, list | tuple):
+            flat.setdefault(path, []).extend(str(v) for v in value)
+        else:
+            flat.setdefault(path, []).append(str(value))
+    return flat

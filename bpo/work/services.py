@@ -6,7 +6,7 @@ the same transaction. Intake is idempotent on the client's external reference.
 """
 
 import base64
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
@@ -30,7 +30,7 @@ from tenants.db import utcnow
 
 CREATE_ARGS = TaskCreateArgs()
 LIST_ARGS = TaskListArgs()
-ROUTING_JOB = "queues.jobs.routing.route_task"
+ROUTING_JOB = "queues.jobs.routing.route_tasks"
 BIGINT_MAX = 2**63 - 1  # ids are bigint: larger numbers are simply not found
 
 
@@ -145,6 +145,12 @@ class BatchResult:
     existing: list[Task]
 
 
+@dataclass
+class BatchCounts:
+    created: int = 0
+    existing: int = 0
+
+
 def create_batch(
     uow: UnitOfWork, rows: Iterable[Any], actor: Actor, *, chunk: int = 1000
 ) -> BatchResult:
@@ -154,28 +160,10 @@ def create_batch(
     ValidationFailed whose fields map each bad row's index to its field errors.
     Rows whose external reference already exists are returned as existing.
     """
-    forms = {f.key: f for f in uow.session.scalars(select(DataEntryForm))}
-    prepared: list[Prepared] = []
-    errors: dict[str, Any] = {}
-    refs: dict[str, int] = {}
-    for i, data in enumerate(rows):
-        try:
-            item = prepare(uow, data, forms=forms)
-        except ValidationFailed as exc:
-            errors[str(i)] = exc.fields
-            continue
-        ref = item.values["external_ref"]
-        if ref is not None:
-            if ref in refs:
-                errors[str(i)] = {"external_ref": [f"repeats row {refs[ref]}"]}
-                continue
-            refs[ref] = i
-        prepared.append(item)
-    if errors:
-        raise ValidationFailed(
-            f"{len(errors)} row(s) have errors; nothing was created", fields=errors
-        )
-    existing = _existing_refs(uow, list(refs))
+    checker = BatchChecker(uow)
+    prepared = [item for i, data in enumerate(rows) if (item := checker.check(str(i), data))]
+    checker.raise_errors()
+    existing = existing_refs(uow, list(checker.refs))
     fresh = [p for p in prepared if p.values["external_ref"] not in existing]
     created: list[Task] = []
     for start in range(0, len(fresh), chunk):
@@ -183,7 +171,80 @@ def create_batch(
     return BatchResult(created=created, existing=list(existing.values()))
 
 
-def _existing_refs(uow: UnitOfWork, refs: list[str]) -> dict[str, Task]:
+class BatchChecker:
+    """Validates a batch row by row, keeping only errors and external refs.
+
+    Streaming callers (CSV files) run it over every row first, then call
+    :func:`insert_stream` with the same rows: memory does not grow with row data.
+    """
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.forms = {f.key: f for f in uow.session.scalars(select(DataEntryForm))}
+        self.errors: dict[str, Any] = {}
+        self.refs: dict[str, str] = {}
+
+    def check(self, key: str, data: Any) -> Prepared | None:
+        try:
+            item = prepare(self.uow, data, forms=self.forms)
+        except ValidationFailed as exc:
+            self.errors[key] = exc.fields
+            return None
+        ref = item.values["external_ref"]
+        if ref is not None:
+            if ref in self.refs:
+                self.errors[key] = {"external_ref": [f"repeats row {self.refs[ref]}"]}
+                return None
+            self.refs[ref] = key
+        return item
+
+    def raise_errors(self) -> None:
+        if self.errors:
+            raise ValidationFailed(
+                f"{len(self.errors)} row(s) have errors; nothing was created", fields=self.errors
+            )
+
+
+def insert_stream(
+    uow: UnitOfWork,
+    rows: Iterable[Any],
+    actor: Actor,
+    *,
+    chunk: int = 1000,
+    progress: Callable[[int], None] | None = None,
+) -> BatchCounts:
+    """Insert rows already checked by :class:`BatchChecker`, chunk by chunk.
+
+    Rows are prepared again (validation is cheap next to keeping them all), and
+    each chunk's objects leave the session once written, so memory stays flat.
+    """
+    forms = {f.key: f for f in uow.session.scalars(select(DataEntryForm))}
+    counts = BatchCounts()
+    batch: list[Prepared] = []
+
+    def flush() -> None:
+        refs = [p.values["external_ref"] for p in batch if p.values["external_ref"]]
+        existing = set(existing_refs(uow, refs)) if refs else set()
+        fresh = [p for p in batch if p.values["external_ref"] not in existing]
+        if fresh:
+            _insert(uow, fresh, actor)
+        counts.created += len(fresh)
+        counts.existing += len(batch) - len(fresh)
+        uow.session.expunge_all()
+        if progress:
+            progress(len(batch))
+        batch.clear()
+
+    for data in rows:
+        batch.append(prepare(uow, data, forms=forms))
+        if len(batch) >= chunk:
+            flush()
+    if batch:
+        flush()
+    return counts
+
+
+def existing_refs(uow: UnitOfWork, refs: list[str]) -> dict[str, Task]:
     found: dict[str, Task] = {}
     for start in range(0, len(refs), 5000):
         part = refs[start : start + 5000]
@@ -242,13 +303,17 @@ def _insert(uow: UnitOfWork, items: list[Prepared], actor: Actor) -> list[Task]:
     _link_sources(uow, tasks)
     tenant = index.tenant_id(uow)
     index.add(session, tenant, tasks)
+    by_kind: dict[str, list[int]] = {}
     for task in tasks:
+        by_kind.setdefault(task.kind.value, []).append(task.id)
+    for kind, ids in by_kind.items():
+        span = f"{ids[0]}" if len(ids) == 1 else f"{ids[0]}-{ids[-1]}"
         uow.defer(
             ROUTING_JOB,
-            queue=task.kind.value,
-            job_id=f"route-{uow.tenant}-{task.id}",
+            queue=kind,
+            job_id=f"route-{uow.tenant}-{span}",
             tenant=uow.tenant,
-            task_id=task.id,
+            task_ids=ids,
         )
     return tasks
 

@@ -13,3 +13,10 @@ def route_task(tenant: str, task_id: int) -> bool:
     """Route task ``task_id`` of ``tenant``; returns whether anything changed."""
     with app_context(), unit_of_work(tenant) as uow:
         return mark_queued(uow, task_id)
+
+
+def route_tasks(tenant: str, task_ids: list[int]) -> int:
+    """Route newly created tasks of ``tenant`` (one job per kind per intake); returns how
+    many changed. Idempotent like :func:`route_task`."""
+    with app_context(), unit_of_work(tenant) as uow:
+        return sum(mark_queued(uow, task_id) for task_id in task_ids)

@@ -62,7 +62,7 @@ def test_a_created_task_is_routed_on_the_queue_of_its_kind_after_commit(client, 
     before = accounting.count
     body = _create(client, alpha, invoice_task())
     assert accounting.count == before + 1
-    assert accounting.jobs[-1].kwargs == {"tenant": world.alpha, "task_id": body["id"]}
+    assert accounting.jobs[-1].kwargs == {"tenant": world.alpha, "task_ids": [body["id"]]}
 
 
 def test_bad_input_names_the_field_and_writes_nothing(client, world, alpha):

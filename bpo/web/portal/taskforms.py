@@ -251,20 +251,6 @@ def _local_to_utc(value: str, zone: ZoneInfo) -> str:
     return local.isoformat()
 
 
-def flatten_errors(errors: Mapping[str, Any], prefix: str = "") -> dict[str, list[str]]:
-    """Nested field errors → ``{"payload.lines.0.quantity": [...]}``."""
-    flat: dict[str, list[str]] = {}
-    for key, value in errors.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten_errors(value, path + "."))
-        elif isinstance(value, list | tuple):
-            flat.setdefault(path, []).extend(str(v) for v in value)
-        else:
-            flat.setdefault(path, []).append(str(value))
-    return flat
-
-
 def flat_values(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     """The inverse of :func:`unflatten` for re-displaying what the user typed."""
     flat: dict[str, str] = {}

@@ -12,13 +12,13 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from bpo.core.actors import Actor
-from bpo.core.errors import AppError, NotFound, ValidationFailed
+from bpo.core.errors import AppError, NotFound, ValidationFailed, flatten_fields
 from bpo.core.uow import request_uow
 from bpo.web.access import client_required
 from bpo.web.files import send_task_file
 from bpo.web.filters import viewer_zone
 from bpo.web.portal import portal
-from bpo.web.portal.taskforms import flat_values, flatten_errors, layout_for, unflatten
+from bpo.web.portal.taskforms import flat_values, layout_for, unflatten
 from bpo.work import attachments, services
 from bpo.work.models import DataEntryForm, Task
 from bpo.work.schemas import public_actor
@@ -70,7 +70,7 @@ def new_task(type_name: str) -> ResponseReturnValue:
             _attach_source(data)
             intake = services.create_task(request_uow(), data, _actor())
         except ValidationFailed as exc:
-            errors = flatten_errors(exc.fields)
+            errors = flatten_fields(exc.fields)
             values = flat_values(data)
             values["defer_until"] = request.form.get("defer_until", "")
             return (
