@@ -413,27 +413,46 @@ def safe_cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
+class Export:
+    """The matching tasks as CSV text, header first, a few hundred rows per piece;
+    ``rows`` counts the tasks written so far."""
+
+    def __init__(self, uow: UnitOfWork, filters: dict[str, Any], batch: int = 500) -> None:
+        self.uow, self.filters, self.batch = uow, filters, batch
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(EXPORT_COLUMNS)
+        for task in services.iter_tasks(self.uow, self.filters):
+            writer.writerow(
+                [
+                    task.id,
+                    safe_cell(task.external_ref),
+                    task.type,
+                    safe_cell(task.title),
+                    task.priority.value,
+                    task.status.value,
+                    task.created_at.isoformat(),
+                    task.sla_due_at.isoformat() if task.sla_due_at else "",
+                    task.closed_at.isoformat() if task.closed_at else "",
+                ]
+            )
+            self.rows += 1
+            if self.rows % self.batch == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+
 def export_tasks(uow: UnitOfWork, filters: dict[str, Any], out: IO[str]) -> int:
     """Write the matching tasks as CSV to ``out``, streaming; returns the row count."""
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
-    count = 0
-    for task in services.iter_tasks(uow, filters):
-        writer.writerow(
-            [
-                task.id,
-                safe_cell(task.external_ref),
-                task.type,
-                safe_cell(task.title),
-                task.priority.value,
-                task.status.value,
-                task.created_at.isoformat(),
-                task.sla_due_at.isoformat() if task.sla_due_at else "",
-                task.closed_at.isoformat() if task.closed_at else "",
-            ]
-        )
-        count += 1
-    return count
+    export = Export(uow, filters)
+    for piece in export:
+        out.write(piece)
+    return export.rows
 
 
 def template_csv(template: Template, form_fields: list[str] | None = None) -> str:
