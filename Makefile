@@ -35,7 +35,7 @@ format: $(STAMP) ## rewrite files with ruff's formatter and fixes
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP) ## run the benchmarks in bench/ and print their RESULT lines
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:          ## remove the virtualenv and local data (instance/)
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

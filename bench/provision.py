@@ -30,22 +30,17 @@ directory and deleted afterwards. The last line printed is::
 The script exits 0 whether or not the goals are met; it is a measurement.
 """
 
-import os
-import secrets
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, make_url
+from _common import database_url
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 import bpo.models  # noqa: F401  (completes TenantModel.metadata)
-from bpo.config import normalize_database_url
 from tenants.db import TENANT_PLACEHOLDER, TenantModel
 from tenants.migrations.runner import migrate_shared, migrate_tenants
 from tenants.provisioning import drop, provision
@@ -57,44 +52,6 @@ GOAL_PROVISION_X = 2.0
 GOAL_NOOP_MIGRATE_S = 10.0
 # How a schema-translated name renders in compiled DDL before execution fills it in.
 SCHEMA_TOKEN = f"__[SCHEMA_{TENANT_PLACEHOLDER}]"
-
-
-# --- where the benchmark runs -------------------------------------------------------
-
-
-@contextmanager
-def database_url() -> Iterator[str]:
-    """A driver URL for a database the benchmark may fill and throw away."""
-    external = os.environ.get("BPO_BENCH_DATABASE_URL")
-    if external:
-        with scratch_database(normalize_database_url(external)) as url:
-            yield url
-        return
-    from bpo.embedded import EmbeddedServers
-
-    with tempfile.TemporaryDirectory(prefix="bpo-bench-") as root:
-        servers = EmbeddedServers(Path(root), cleanup="delete")
-        try:
-            yield normalize_database_url(servers.start().database_url)
-        finally:
-            servers.stop()
-
-
-@contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """Create ``bpo_bench_<random>`` next to ``server_url``'s database, drop it after."""
-    name = f"bpo_bench_{secrets.token_hex(4)}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-    finally:
-        admin.dispose()
 
 
 # --- the two sides ------------------------------------------------------------------

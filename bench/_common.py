@@ -1,0 +1,68 @@
+"""What the benchmarks share: where they run.
+
+``BPO_BENCH_DATABASE_URL`` (and ``BPO_BENCH_REDIS_URL`` where Redis is used) point
+a benchmark at other servers: it creates a database of its own there and drops it
+afterwards. Otherwise it starts embedded servers in a temporary directory.
+"""
+
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, make_url
+
+from bpo.config import normalize_database_url
+
+
+@contextmanager
+def servers() -> Iterator[tuple[str, str]]:
+    """``(database_url, redis_url)`` of servers the benchmark may fill and throw away."""
+    external, redis_url = (
+        os.environ.get("BPO_BENCH_DATABASE_URL"),
+        os.environ.get("BPO_BENCH_REDIS_URL"),
+    )
+    if external and redis_url:
+        with scratch_database(normalize_database_url(external)) as url:
+            yield url, redis_url
+        return
+    from bpo.embedded import EmbeddedServers
+
+    with tempfile.TemporaryDirectory(prefix="bpo-bench-") as root:
+        embedded = EmbeddedServers(Path(root), cleanup="delete")
+        try:
+            urls = embedded.start()
+            yield normalize_database_url(urls.database_url), urls.redis_url
+        finally:
+            embedded.stop()
+
+
+@contextmanager
+def database_url() -> Iterator[str]:
+    """A driver URL for a database the benchmark may fill and throw away."""
+    external = os.environ.get("BPO_BENCH_DATABASE_URL")
+    if external:
+        with scratch_database(normalize_database_url(external)) as url:
+            yield url
+        return
+    with servers() as (url, _redis):
+        yield url
+
+
+@contextmanager
+def scratch_database(server_url: str) -> Iterator[str]:
+    """Create ``bpo_bench_<random>`` next to ``server_url``'s database, drop it after."""
+    name = f"bpo_bench_{secrets.token_hex(4)}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        try:
+            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
+        admin.dispose()
