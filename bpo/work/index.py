@@ -4,15 +4,20 @@ Every function here runs inside the caller's unit of work, so the index changes
 in the same transaction as the task it describes.
 """
 
+import enum
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bpo.core.uow import UnitOfWork
 from bpo.work.models import Task, WorkItem
 from bpo.work.states import Status
+from tenants.binding import copy_rows
+
+if TYPE_CHECKING:
+    from bpo.work.services import NewTask
 from tenants.db import utcnow
 from tenants.models import Tenant
 
@@ -31,7 +36,7 @@ def tenant_id(uow: UnitOfWork) -> int:
     return int(cached)
 
 
-def row_for(task: Task, tenant: int, now: datetime) -> dict[str, Any]:
+def row_for(task: "Task | NewTask", tenant: int, now: datetime) -> dict[str, Any]:
     return {
         "tenant_id": tenant,
         "task_id": task.id,
@@ -42,15 +47,26 @@ def row_for(task: Task, tenant: int, now: datetime) -> dict[str, Any]:
         "state": task.status,
         "sla_due_at": task.sla_due_at,
         "dispatch_due_at": now + DISPATCH_GRACE,
+        "attempts": 0,
         "created_at": task.created_at,
         "updated_at": now,
     }
 
 
-def add(session: Session, tenant: int, tasks: list[Task]) -> None:
-    """Index newly created tasks, due for dispatch."""
+def add(session: Session, tenant: int, tasks: "list[NewTask]") -> None:
+    """Index newly created tasks, due for dispatch (COPY: intake writes many at once)."""
     now = utcnow()
-    session.execute(insert(WorkItem), [row_for(task, tenant, now) for task in tasks])
+    rows = [row_for(task, tenant, now) for task in tasks]
+    if not rows:
+        return
+    columns = list(rows[0])
+    copy_rows(
+        session,
+        WorkItem.__table__,
+        None,
+        columns,
+        ([v.value if isinstance(v, enum.Enum) else v for v in row.values()] for row in rows),
+    )
 
 
 def update_state(session: Session, tenant: int, task: Task, *, dispatched: bool = False) -> None:

@@ -19,7 +19,7 @@ class TaskCreateArgs(Schema):
     title = fields.String(validate=validate.Length(min=1, max=300))
     priority = fields.Enum(Priority, by_value=True, load_default=Priority.NORMAL)
     external_ref = fields.String(validate=EXTERNAL_REF)
-    payload = fields.Dict(keys=fields.String(), required=True)
+    payload = fields.Dict(required=True)  # its keys are checked by the type's schema
     defer_until = fields.AwareDateTime(default_timezone=None)
 
     @validates("title")
@@ -129,10 +129,21 @@ class BatchArgs(Schema):
     )
 
 
+class BatchItemSchema(Schema):
+    """A task of a batch: enough to match it to the row it came from."""
+
+    id = fields.Integer()
+    external_ref = fields.String(allow_none=True)
+    status = fields.Function(lambda t: t.status.value)
+
+
 class BatchResultSchema(Schema):
     created = fields.Integer()
     existing = fields.Integer()
-    items = fields.List(fields.Nested(TaskSummarySchema))
+    items = fields.List(
+        fields.Nested(BatchItemSchema),
+        metadata={"description": "created tasks in input order, then the existing ones"},
+    )
 
 
 class TaskPageSchema(Schema):

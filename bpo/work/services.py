@@ -8,11 +8,13 @@ the same transaction. Intake is idempotent on the client's external reference.
 import base64
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import Select, func, insert, or_, select, update
+from psycopg.types.json import Jsonb
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bpo.audit.models import AuditEvent
@@ -24,8 +26,9 @@ from bpo.dataentry.schemas import validate_values
 from bpo.work import index
 from bpo.work.models import Attachment, DataEntryForm, Task, TaskMessage
 from bpo.work.schemas import TaskCreateArgs, TaskListArgs
-from bpo.work.states import CANCELLABLE_BY_CLIENT, Status, can_transition
+from bpo.work.states import CANCELLABLE_BY_CLIENT, Kind, Priority, Status, can_transition
 from bpo.work.types import TYPES, TaskType
+from tenants.binding import copy_rows, next_ids
 from tenants.db import utcnow
 
 CREATE_ARGS = TaskCreateArgs()
@@ -68,7 +71,7 @@ def prepare(
         raise ValidationFailed("the task has errors", fields={"payload": _messages(exc)}) from None
     if task_type.name == "data_entry.record":
         _check_record(uow, payload, forms)
-    stored = task_type.schema.dump(payload)  # JSON-safe: Decimals and dates as strings
+    stored = json_safe(payload)  # Decimals and dates as strings, as the schema dumps them
     message = stored.pop("message", None) if task_type.name == "support.ticket" else None
     return Prepared(
         values={
@@ -83,6 +86,23 @@ def prepare(
         task_type=task_type,
         message=message,
     )
+
+
+def json_safe(value: Any) -> Any:
+    """A loaded payload as JSON: Decimals as their strings, dates in ISO format.
+
+    The same result as the type schema's ``dump`` (a test holds them equal), at a
+    fraction of the cost: intake of large batches spends most of its time here.
+    """
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):  # datetime is a date too
+        return value.isoformat()
+    return value
 
 
 def _messages(exc: ValidationError) -> dict[str, Any]:
@@ -126,7 +146,8 @@ def create_task(uow: UnitOfWork, data: Any, actor: Actor) -> Intake:
     prepared = prepare(uow, data)
     try:
         with uow.session.begin_nested():
-            (task,) = _insert(uow, [prepared], actor)
+            (created,) = _insert(uow, [prepared], actor)
+        task = uow.session.get_one(Task, created.id)
     except IntegrityError:
         # Another request created the same external reference first.
         if ref is None or (existing := _by_ref(uow, ref)) is None:
@@ -139,9 +160,31 @@ def _by_ref(uow: UnitOfWork, ref: str) -> Task | None:
     return uow.session.scalar(select(Task).where(Task.external_ref == ref))
 
 
+@dataclass(slots=True)
+class NewTask:
+    """A task just written by a batch: its stored values, without an ORM object."""
+
+    id: int
+    kind: Kind
+    type: str
+    title: str
+    priority: Priority
+    status: Status
+    external_ref: str | None
+    payload: dict[str, Any]
+    flags: list[dict[str, Any]]
+    dedupe_key: str | None
+    requester: str
+    defer_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    sla_due_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
 @dataclass
 class BatchResult:
-    created: list[Task]
+    created: list[NewTask]
     existing: list[Task]
 
 
@@ -165,7 +208,7 @@ def create_batch(
     checker.raise_errors()
     existing = existing_refs(uow, list(checker.refs))
     fresh = [p for p in prepared if p.values["external_ref"] not in existing]
-    created: list[Task] = []
+    created: list[NewTask] = []
     for start in range(0, len(fresh), chunk):
         created += _insert(uow, fresh[start : start + chunk], actor)
     return BatchResult(created=created, existing=list(existing.values()))
@@ -253,72 +296,111 @@ def existing_refs(uow: UnitOfWork, refs: list[str]) -> dict[str, Task]:
     return found
 
 
-def _insert(uow: UnitOfWork, items: list[Prepared], actor: Actor) -> list[Task]:
-    """Insert validated tasks with their first message, audit event and index row."""
-    session = uow.session
+TASK_COLUMNS = (
+    "id",
+    "kind",
+    "type",
+    "title",
+    "priority",
+    "status",
+    "external_ref",
+    "payload",
+    "flags",
+    "dedupe_key",
+    "requester",
+    "defer_until",
+    "created_at",
+    "updated_at",
+)
+
+
+def _insert(uow: UnitOfWork, items: list[Prepared], actor: Actor) -> list[NewTask]:
+    """Insert validated tasks with their first message, audit event and index row.
+
+    Rows go in with COPY (ids drawn from the sequence first), the fastest way
+    PostgreSQL offers; the returned tasks are transient (not in the session).
+    """
+    session, tenant_slug = uow.session, uow.tenant
     now = utcnow()
     _flag_duplicates(uow, items)
+    ids = next_ids(session, Task.__table__, tenant_slug, len(items))
     tasks = [
-        Task(
-            **p.values,
+        NewTask(
+            id=task_id,
+            dedupe_key=p.values.get("dedupe_key"),
+            **{k: v for k, v in p.values.items() if k != "dedupe_key"},
             flags=p.flags,
             status=Status.NEW,
             requester=actor.ref,
             created_at=now,
             updated_at=now,
         )
-        for p in items
+        for task_id, p in zip(ids, items, strict=True)
     ]
-    session.add_all(tasks)
-    session.flush()
-    messages = [
-        {
-            "task_id": t.id,
-            "visibility": "client_message",
-            "author": actor.ref,
-            "author_name": actor.name,
-            "body": p.message,
-            "created_at": now,
-        }
-        for t, p in zip(tasks, items, strict=True)
-        if p.message
-    ]
-    if messages:
-        session.execute(insert(TaskMessage), messages)
-    session.execute(
-        insert(AuditEvent),
-        [
-            {
-                "at": now,
-                "actor": actor.ref,
-                "action": "created",
-                "subject_type": "task",
-                "subject_id": t.id,
-                "to_state": Status.NEW.value,
-                "data": {"type": t.type},
-            }
+    copy_rows(
+        session,
+        Task.__table__,
+        tenant_slug,
+        TASK_COLUMNS,
+        (
+            (
+                t.id,
+                t.kind.value,
+                t.type,
+                t.title,
+                t.priority.value,
+                t.status.value,
+                t.external_ref,
+                Jsonb(t.payload),
+                Jsonb(t.flags),
+                t.dedupe_key,
+                t.requester,
+                t.defer_until,
+                now,
+                now,
+            )
             for t in tasks
-        ],
+        ),
+    )
+    copy_rows(
+        session,
+        TaskMessage.__table__,
+        tenant_slug,
+        ("task_id", "visibility", "author", "author_name", "body", "created_at"),
+        (
+            (t.id, "client_message", actor.ref, actor.name, p.message, now)
+            for t, p in zip(tasks, items, strict=True)
+            if p.message
+        ),
+    )
+    copy_rows(
+        session,
+        AuditEvent.__table__,
+        tenant_slug,
+        ("at", "actor", "action", "subject_type", "subject_id", "to_state", "data"),
+        (
+            (now, actor.ref, "created", "task", t.id, Status.NEW.value, Jsonb({"type": t.type}))
+            for t in tasks
+        ),
     )
     _link_sources(uow, tasks)
-    tenant = index.tenant_id(uow)
-    index.add(session, tenant, tasks)
+    index.add(session, index.tenant_id(uow), tasks)
     by_kind: dict[str, list[int]] = {}
     for task in tasks:
         by_kind.setdefault(task.kind.value, []).append(task.id)
-    for kind, ids in by_kind.items():
-        span = f"{ids[0]}" if len(ids) == 1 else f"{ids[0]}-{ids[-1]}"
+    for kind, kind_ids in by_kind.items():
+        span = f"{kind_ids[0]}" if len(kind_ids) == 1 else f"{kind_ids[0]}-{kind_ids[-1]}"
         uow.defer(
             ROUTING_JOB,
             queue=kind,
             job_id=f"route-{uow.tenant}-{span}",
             tenant=uow.tenant,
-            task_ids=ids,
+            task_ids=kind_ids,
         )
     return tasks
 
 
-def _link_sources(uow: UnitOfWork, tasks: list[Task]) -> None:
+def _link_sources(uow: UnitOfWork, tasks: list[NewTask]) -> None:
     """A record's source file, uploaded before its task, now belongs to that task."""
     for task in tasks:
         attachment_id = (task.payload.get("source") or {}).get("attachment_id")
