@@ -123,7 +123,7 @@ class BatchArgs(Schema):
     """A batch of tasks: all are created, or none."""
 
     tasks = fields.List(
-        fields.Dict(keys=fields.String()),
+        fields.Dict(),  # each is checked as a task by the intake service
         required=True,
         validate=validate.Length(min=1, max=50_000),
     )
