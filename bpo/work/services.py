@@ -78,7 +78,7 @@ def prepare(
             "kind": task_type.kind,
             "type": task_type.name,
             "title": (args.get("title") or task_type.default_title(stored)).strip()[:300],
-            "priority": args["priority"],
+            "priority": Priority(args["priority"]),
             "external_ref": args.get("external_ref"),
             "payload": stored,
             "defer_until": args.get("defer_until"),

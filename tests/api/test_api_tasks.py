@@ -5,11 +5,10 @@ import io
 
 import pytest
 from openapi_spec_validator import validate
-from sqlalchemy import func, select
 
 from bpo.core.actors import SYSTEM
 from bpo.core.uow import unit_of_work
-from bpo.work.models import Task, TaskMessage
+from bpo.work.models import TaskMessage
 from bpo.work.services import get_task, transition
 from bpo.work.states import Status
 from queues.connection import get_queue
@@ -19,6 +18,7 @@ from tests.support.factories import (
     ensure_form,
     invoice_task,
     record_task,
+    task_count,
     ticket_task,
 )
 from tests.support.helpers import ids_out_of_reach, unique
@@ -36,11 +36,6 @@ def alpha(world):
 def beta(world):
     ensure_form(world.beta)
     return bearer(issue(world.beta, user_email=world.client_beta_email)[0])
-
-
-def _count(tenant: str) -> int:
-    with unit_of_work(tenant) as uow:
-        return uow.session.scalar(select(func.count()).select_from(Task))
 
 
 def _create(client, headers, task) -> dict:
@@ -66,7 +61,7 @@ def test_a_created_task_is_routed_on_the_queue_of_its_kind_after_commit(client, 
 
 
 def test_bad_input_names_the_field_and_writes_nothing(client, world, alpha):
-    before = _count(world.alpha)
+    before = task_count(world.alpha)
     bad = invoice_task(payload={"totals": {"subtotal": "14.97", "tax": "1.50", "total": "99.00"}})
     error = assert_envelope(
         client.post("/api/v1/tasks", json=bad, headers=alpha), 400, "validation"
@@ -82,7 +77,7 @@ def test_bad_input_names_the_field_and_writes_nothing(client, world, alpha):
         400,
         "validation",
     )
-    assert _count(world.alpha) == before
+    assert task_count(world.alpha) == before
 
 
 def test_same_external_ref_returns_the_existing_task(client, world, alpha):
@@ -95,7 +90,7 @@ def test_same_external_ref_returns_the_existing_task(client, world, alpha):
 
 
 def test_batch_is_all_or_nothing(client, world, alpha):
-    before = _count(world.alpha)
+    before = task_count(world.alpha)
     rows = [ticket_task(), invoice_task(), record_task(payload={"values": {"tin": "12"}})]
     error = assert_envelope(
         client.post("/api/v1/tasks/batch", json={"tasks": rows}, headers=alpha),
@@ -103,13 +98,13 @@ def test_batch_is_all_or_nothing(client, world, alpha):
         "validation",
     )
     assert list(error["fields"]) == ["2"] and "tin" in error["fields"]["2"]["payload"]["values"]
-    assert _count(world.alpha) == before
+    assert task_count(world.alpha) == before
 
     rows[2] = record_task()
     response = client.post("/api/v1/tasks/batch", json={"tasks": rows}, headers=alpha)
     assert response.status_code == 201
     assert response.get_json()["created"] == 3 and len(response.get_json()["items"]) == 3
-    assert _count(world.alpha) == before + 3
+    assert task_count(world.alpha) == before + 3
     assert_envelope(
         client.post("/api/v1/tasks/batch", json={"tasks": []}, headers=alpha),
         400,

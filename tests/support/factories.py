@@ -102,3 +102,13 @@ def reconciliation_task(**overrides: Any) -> dict[str, Any]:
 
 
 ALL_TYPES = (record_task, invoice_task, reconciliation_task, journal_task, ticket_task)
+
+
+def task_count(tenant: str) -> int:
+    """How many tasks ``tenant`` has (tests compare before and after: nothing written)."""
+    from sqlalchemy import func, select
+
+    from bpo.work.models import Task
+
+    with unit_of_work(tenant) as uow:
+        return int(uow.session.scalar(select(func.count()).select_from(Task)) or 0)

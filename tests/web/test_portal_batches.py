@@ -5,27 +5,9 @@ import csv
 import io
 import re
 
-import pytest
-from sqlalchemy import func, select
-
 from bpo.core.uow import unit_of_work
-from bpo.work.models import Task
-from tests.support.factories import ensure_form
+from tests.support.factories import ensure_form, task_count
 from tests.support.helpers import csrf_token, login, unique
-
-
-@pytest.fixture
-def alpha_client(client, world):
-    ensure_form(world.alpha)
-    assert (
-        login(client, f"/portal/{world.alpha}/login", world.client_alpha_email).status_code == 302
-    )
-    return client
-
-
-def _count(tenant: str) -> int:
-    with unit_of_work(tenant) as uow:
-        return uow.session.scalar(select(func.count()).select_from(Task))
 
 
 def _upload(client, tenant: str, text: str, template: str = "data_entry"):
@@ -43,7 +25,7 @@ def _upload(client, tenant: str, text: str, template: str = "data_entry"):
 
 def test_bad_rows_are_listed_and_nothing_is_written_then_a_fixed_file_imports(alpha_client, world):
     tag = unique("batch-")
-    before = _count(world.alpha)
+    before = task_count(world.alpha)
     bad = (
         "title,form,source_text,tin\n"
         f"{tag} a,w9,scan,123456789\n{tag} b,w9,scan,12\n{tag} c,nope,scan,\n"
@@ -57,13 +39,13 @@ def test_bad_rows_are_listed_and_nothing_is_written_then_a_fixed_file_imports(al
         "Nothing was created" in html
         and "confirm" not in html.lower().split("nothing was created")[1][:200]
     )
-    assert _count(world.alpha) == before
+    assert task_count(world.alpha) == before
 
     good = bad.replace(",12\n", ",123456780\n").replace("nope", "w9")
     preview = _upload(alpha_client, world.alpha, good)
     assert preview.status_code == 200
     html = preview.get_data(as_text=True)
-    assert "Create 3 task(s)" in html and _count(world.alpha) == before
+    assert "Create 3 task(s)" in html and task_count(world.alpha) == before
     action = re.search(r'action="([^"]+/confirm)"', html).group(1)
     done = alpha_client.post(
         action,
@@ -72,7 +54,7 @@ def test_bad_rows_are_listed_and_nothing_is_written_then_a_fixed_file_imports(al
             "template": "data_entry",
         },
     )
-    assert done.status_code == 302 and _count(world.alpha) == before + 3
+    assert done.status_code == 302 and task_count(world.alpha) == before + 3
     listed = alpha_client.get(done.location).get_data(as_text=True)
     assert "3 task(s) created from the file" in listed and f"{tag} c" in listed
     again = alpha_client.post(
@@ -162,7 +144,7 @@ def test_another_tenant_cannot_confirm_or_see_an_upload(app, client, world):
     token = re.search(r"/batches/([0-9a-f]{32})/confirm", html).group(1)
 
     login(client, f"/portal/{world.alpha}/login", world.client_alpha_email)
-    before = (_count(world.alpha), _count(world.beta))
+    before = (task_count(world.alpha), task_count(world.beta))
     csrf = csrf_token(client, f"/portal/{world.alpha}/batches/new")
     response = client.post(
         f"/portal/{world.alpha}/batches/{token}/confirm",
@@ -174,7 +156,7 @@ def test_another_tenant_cannot_confirm_or_see_an_upload(app, client, world):
         data={"csrf_token": csrf, "template": "data_entry"},
     )
     assert response.status_code in (302, 400) and "/login" in (response.location or "/login")
-    assert (_count(world.alpha), _count(world.beta)) == before
+    assert (task_count(world.alpha), task_count(world.beta)) == before
     for bad in ("../../etc/passwd", "zz", "0" * 31):
         assert (
             client.post(

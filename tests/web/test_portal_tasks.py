@@ -5,12 +5,11 @@ import io
 import re
 
 import pytest
-from sqlalchemy import func, select
 
 from bpo.core.actors import SYSTEM
 from bpo.core.uow import unit_of_work
 from bpo.web.portal.taskforms import flat_values
-from bpo.work.models import Task, TaskMessage
+from bpo.work.models import TaskMessage
 from bpo.work.services import create_task, get_task, transition
 from bpo.work.states import Status
 from tests.support.factories import (
@@ -18,25 +17,12 @@ from tests.support.factories import (
     ensure_form,
     invoice_task,
     journal_task,
+    task_count,
     ticket_task,
 )
 from tests.support.helpers import csrf_token, ids_out_of_reach, login, unique
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def alpha_client(client, world):
-    ensure_form(world.alpha)
-    assert (
-        login(client, f"/portal/{world.alpha}/login", world.client_alpha_email).status_code == 302
-    )
-    return client
-
-
-def _count(tenant: str) -> int:
-    with unit_of_work(tenant) as uow:
-        return uow.session.scalar(select(func.count()).select_from(Task))
 
 
 def _form_data(task: dict) -> dict[str, str]:
@@ -114,7 +100,7 @@ def test_every_type_has_a_form_page(alpha_client, world):
 def test_bad_input_shows_the_error_next_to_its_field_and_writes_nothing(
     alpha_client, world, task, path, text
 ):
-    before = _count(world.alpha)
+    before = task_count(world.alpha)
     response = _submit(alpha_client, world.alpha, task)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
@@ -126,7 +112,7 @@ def test_bad_input_shows_the_error_next_to_its_field_and_writes_nothing(
         assert found and text.lower() in found.group(1).lower(), html[:3000]
         assert 'aria-invalid="true"' in html
     assert "Nothing was submitted" in html
-    assert _count(world.alpha) == before
+    assert task_count(world.alpha) == before
 
 
 def test_what_was_typed_is_kept_after_an_error(alpha_client, world):

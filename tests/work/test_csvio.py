@@ -6,14 +6,14 @@ import io
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bpo.core.actors import Actor
 from bpo.core.errors import ValidationFailed
 from bpo.core.uow import unit_of_work
 from bpo.work import csvio
 from bpo.work.models import Task
-from tests.support.factories import ensure_form
+from tests.support.factories import ensure_form, task_count
 from tests.support.helpers import unique
 
 CLIENT = Actor("client:1", "Boss")
@@ -39,21 +39,16 @@ def write(
     return path
 
 
-def count(tenant: str) -> int:
-    with unit_of_work(tenant) as uow:
-        return uow.session.scalar(select(func.count()).select_from(Task))
-
-
 def run(tenant: str, path: Path, template=csvio.INVOICES):
     with unit_of_work(tenant) as uow:
         return csvio.import_file(uow, path, template, CLIENT)
 
 
 def refused(tenant: str, path: Path, template=csvio.INVOICES) -> ValidationFailed:
-    before = count(tenant)
+    before = task_count(tenant)
     with pytest.raises(ValidationFailed) as raised:
         run(tenant, path, template)
-    assert count(tenant) == before  # nothing written
+    assert task_count(tenant) == before  # nothing written
     return raised.value
 
 

@@ -1,16 +1,7 @@
 """`flask tasks import|export` from the command line."""
 
-from sqlalchemy import func, select
-
-from bpo.core.uow import unit_of_work
-from bpo.work.models import Task
-from tests.support.factories import ensure_form
+from tests.support.factories import ensure_form, task_count
 from tests.support.helpers import unique
-
-
-def _count(tenant: str) -> int:
-    with unit_of_work(tenant) as uow:
-        return uow.session.scalar(select(func.count()).select_from(Task))
 
 
 def test_import_shows_progress_and_creates_the_tasks(app, world, tmp_path):
@@ -20,14 +11,14 @@ def test_import_shows_progress_and_creates_the_tasks(app, world, tmp_path):
     path.write_text(
         "title,form,source_text\n" + "".join(f"{marker} {i},w9,scan {i}\n" for i in range(30))
     )
-    before = _count(world.alpha)
+    before = task_count(world.alpha)
     result = app.test_cli_runner().invoke(
         args=["tasks", "import", "--tenant", world.alpha, "--template", "data_entry", str(path)]
     )
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "30 task(s) created" in result.stdout
     assert "checking" in result.stderr and "importing" in result.stderr  # the progress bars
-    assert _count(world.alpha) == before + 30
+    assert task_count(world.alpha) == before + 30
 
     exported = app.test_cli_runner().invoke(
         args=["tasks", "export", "--tenant", world.alpha, "--status", "new"]
@@ -41,14 +32,14 @@ def test_a_bad_file_prints_every_bad_line_and_writes_nothing(app, world, tmp_pat
     ensure_form(world.alpha)
     path = tmp_path / "bad.csv"
     path.write_text("form,source_text,tin\nw9,ok,123456789\nw9,bad,12\nnope,x,\n")
-    before = _count(world.alpha)
+    before = task_count(world.alpha)
     result = app.test_cli_runner().invoke(
         args=["tasks", "import", "--tenant", world.alpha, "--template", "data_entry", str(path)]
     )
     assert result.exit_code == 2
     assert "line 3 tin:" in result.stderr and "line 4 form:" in result.stderr
     assert "nothing was created" in result.stderr
-    assert _count(world.alpha) == before
+    assert task_count(world.alpha) == before
 
 
 def test_unknown_tenant_is_a_clear_error(app, world, tmp_path):
