@@ -33,14 +33,31 @@ def _get(url: str) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
-def _platform_processes(owner: psutil.Process, instance: Path) -> set[psutil.Process]:
-    """The owner's descendants plus the PostgreSQL server (which pg_ctl daemonizes)."""
-    found = set(owner.children(recursive=True))
-    for proc in psutil.process_iter(["cmdline"]):
-        if str(instance) in " ".join(proc.info["cmdline"] or ()):
-            found.add(proc)
-    found.discard(owner)
+def _platform_processes(owner: psutil.Process, instance: Path) -> dict[psutil.Process, str]:
+    """The owner's descendants plus the PostgreSQL server (which pg_ctl daemonizes), with
+    their command lines; short-lived ones (an RQ work horse) may vanish meanwhile."""
+    found: dict[psutil.Process, str] = {}
+    descendants = set(owner.children(recursive=True))
+    for proc in descendants | set(psutil.process_iter()):
+        try:
+            command = " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
+        if proc in descendants or str(instance) in command:
+            found[proc] = command
+    found.pop(owner, None)
     return found
+
+
+def _still_running(processes: list[psutil.Process]) -> list[str]:
+    left = []
+    for proc in processes:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                left.append(f"{proc.pid} {' '.join(proc.cmdline())}")
+        except psutil.Error:
+            continue
+    return left
 
 
 def _run_once(instance: Path, stop_signal: int) -> str:
@@ -70,7 +87,7 @@ def _run_once(instance: Path, stop_signal: int) -> str:
             assert status == 200
 
             processes = _platform_processes(psutil.Process(owner.pid), instance)
-            commands = [" ".join(p.cmdline()) for p in processes]
+            commands = list(processes.values())
             assert any("gunicorn" in c for c in commands)
             assert any("redis-server" in c for c in commands)
             assert any("postgres" in c for c in commands)
@@ -82,8 +99,8 @@ def _run_once(instance: Path, stop_signal: int) -> str:
             code = owner.wait(60)
     output = log_path.read_text(errors="replace")
     assert code == 0, output[-3000:]
-    _gone, alive = psutil.wait_procs(list(processes), timeout=10)
-    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], output[-3000:]
+    psutil.wait_procs(list(processes), timeout=10)
+    assert _still_running(list(processes)) == [], output[-3000:]
     assert not (instance / "embedded.json").exists()
     return output
 

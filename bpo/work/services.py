@@ -69,15 +69,17 @@ def prepare(
         payload = task_type.schema.load(args["payload"])
     except ValidationError as exc:
         raise ValidationFailed("the task has errors", fields={"payload": _messages(exc)}) from None
+    form_name = None
     if task_type.name == "data_entry.record":
-        _check_record(uow, payload, forms)
+        form_name = _check_record(uow, payload, forms).name
     stored = json_safe(payload)  # Decimals and dates as strings, as the schema dumps them
     message = stored.pop("message", None) if task_type.name == "support.ticket" else None
+    default_title = f"{form_name} record" if form_name else task_type.default_title(stored)
     return Prepared(
         values={
             "kind": task_type.kind,
             "type": task_type.name,
-            "title": (args.get("title") or task_type.default_title(stored)).strip()[:300],
+            "title": (args.get("title") or default_title).strip()[:300],
             "priority": Priority(args["priority"]),
             "external_ref": args.get("external_ref"),
             "payload": stored,
@@ -112,7 +114,7 @@ def _messages(exc: ValidationError) -> dict[str, Any]:
 
 def _check_record(
     uow: UnitOfWork, payload: dict[str, Any], forms: dict[str, DataEntryForm] | None
-) -> None:
+) -> DataEntryForm:
     form = (forms or {}).get(payload["form"]) if forms is not None else None
     if form is None:
         form = uow.session.scalar(select(DataEntryForm).where(DataEntryForm.key == payload["form"]))
@@ -133,6 +135,7 @@ def _check_record(
             raise ValidationFailed(
                 "the record has errors", fields={"payload": {"values": exc.messages}}
             ) from None
+    return form
 
 
 # -- intake ----------------------------------------------------------------------

@@ -139,7 +139,7 @@ def test_the_other_four_types(portal: Page, world, artifacts: Path):
                 "payload.source.text": "Name: ACME LLC, TIN 123456789",
                 "payload.values.tin": "123456789",
             },
-            "Key w9 record",
+            "W-9 record",
         ),
     ]
     for type_name, values, title in cases:

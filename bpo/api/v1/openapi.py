@@ -10,6 +10,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import jsonify, render_template
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup, escape
 from marshmallow import Schema, fields
 
 from bpo.api.v1 import api_v1
@@ -313,4 +314,13 @@ def _resolve(body: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 @api_v1.get("/docs")
 def docs() -> ResponseReturnValue:
     body = document()
-    return render_template("api/docs.html", doc=body, resolve=lambda s: _resolve(body, s))
+    return render_template(
+        "api/docs.html", doc=body, resolve=lambda s: _resolve(body, s), md=_inline_code
+    )
+
+
+def _inline_code(text: str) -> Markup:
+    """Markdown's `code` spans as <code>, everything else escaped."""
+    parts = str(escape(text or "")).split("`")
+    html = "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
+    return Markup(html)  # noqa: S704 (every part was escaped above)
