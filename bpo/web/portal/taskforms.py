@@ -221,11 +221,15 @@ def unflatten(items: Iterable[tuple[str, str]], zone: ZoneInfo) -> dict[str, Any
         value = raw.strip()
         if not value or name in ("csrf_token", "type", "source_file"):
             continue
-        node = tree
+        node: Any = tree
         *parents, leaf = name.split(".")
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = value
+            if not isinstance(node, dict):
+                break  # "a=1" and "a.b=2" both posted: keep the first, ignore the clash
+        else:
+            if not isinstance(node.get(leaf), dict):
+                node[leaf] = value
     if "defer_until" in tree:
         tree["defer_until"] = _local_to_utc(tree["defer_until"], zone)
     return _lists(tree)
