@@ -182,3 +182,16 @@ def _fresh_redis(request: pytest.FixtureRequest) -> None:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def alpha_portal(client, world):
+    """A client admin of tenant alpha signed in to its portal (for tests outside tests/web)."""
+    from tests.support.factories import ensure_form
+    from tests.support.helpers import login
+
+    ensure_form(world.alpha)
+    assert (
+        login(client, f"/portal/{world.alpha}/login", world.client_alpha_email).status_code == 302
+    )
+    return client

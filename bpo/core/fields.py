@@ -1,5 +1,6 @@
 """Marshmallow fields shared by payload schemas."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -55,3 +56,15 @@ CURRENCY = fields.String(
     required=True,
     validate=validate.Regexp(r"^[A-Z]{3}$", error="a three-letter ISO 4217 code, e.g. USD"),
 )
+
+
+def no_nul(value: str) -> None:
+    """PostgreSQL text cannot hold a NUL character: refuse it as bad input, naming the field."""
+    if "\x00" in value:
+        raise ValidationError("contains a NUL character (\\u0000), which cannot be stored")
+
+
+# Instants PostgreSQL's timestamptz and Python's datetime both hold in every time zone.
+EARLIEST = datetime(1971, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+SANE_INSTANT = validate.Range(min=EARLIEST, max=LATEST, error="must be between 1971 and 9000")

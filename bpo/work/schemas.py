@@ -4,6 +4,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
+from bpo.core.fields import SANE_INSTANT, no_nul
 from bpo.work.states import Priority, Status
 from bpo.work.types import TYPES
 
@@ -23,7 +24,7 @@ class TaskCreateArgs(Schema):
     )
     external_ref = fields.String(validate=EXTERNAL_REF)
     payload = fields.Dict(required=True)  # its keys are checked by the type's schema
-    defer_until = fields.AwareDateTime(default_timezone=None)
+    defer_until = fields.AwareDateTime(default_timezone=None, validate=SANE_INSTANT)
 
     @validates("title")
     def _not_blank(self, value: str, **kwargs: Any) -> None:
@@ -44,7 +45,7 @@ class TaskListArgs(Schema):
     priority = fields.Enum(Priority, by_value=True)
     created_from = fields.Date()
     created_to = fields.Date()
-    q = fields.String(validate=validate.Length(max=200))
+    q = fields.String(validate=[validate.Length(max=200), no_nul])
     cursor = fields.String(validate=validate.Length(max=40))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 

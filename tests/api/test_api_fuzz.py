@@ -12,13 +12,26 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from bpo.api.v1.openapi import document
+from bpo.core.actors import SYSTEM
+from bpo.core.uow import unit_of_work
+from bpo.work.services import create_task
 from tests.api.test_api_auth import bearer, issue
-from tests.support.factories import ensure_form
+from tests.support.factories import (
+    ensure_form,
+    invoice_task,
+    record_task,
+    task_count,
+    ticket_task,
+)
 
 
 @pytest.fixture
 def token(world):
     ensure_form(world.alpha)
+    with unit_of_work(world.alpha) as uow:  # small ids exist, so paths reach real tasks
+        if task_count(world.alpha) < 3:
+            for factory in (ticket_task, invoice_task, record_task):
+                create_task(uow, factory(), SYSTEM)
     return bearer(issue(world.alpha, user_email=world.client_alpha_email)[0])
 
 
@@ -31,7 +44,7 @@ SEEN: set[int] = set()  # statuses answered, to prove the requests reached the a
 
 @schema.parametrize()
 @settings(
-    max_examples=25,
+    max_examples=20,
     derandomize=True,
     deadline=None,
     suppress_health_check=list(HealthCheck),
@@ -54,4 +67,4 @@ def test_the_fuzzed_document_is_the_served_one(client):
 
 def test_the_fuzzer_reached_the_app():
     """Runs after the fuzz test (file order): it saw successes and refusals."""
-    assert {200, 400, 404} <= SEEN, SEEN
+    assert {200, 404, 422} <= SEEN, SEEN

@@ -6,8 +6,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from bpo.core.actors import SYSTEM
+from bpo.core.uow import unit_of_work
+from bpo.work.models import TaskMessage
+from bpo.work.services import create_task, transition
+from bpo.work.states import Status
 from tests.browser.test_login_pages import sign_in
-from tests.support.factories import ensure_form
+from tests.support.factories import ensure_form, ticket_task
 from tests.support.helpers import unique
 
 pytestmark = pytest.mark.browser
@@ -145,8 +150,12 @@ def test_the_other_four_types(portal: Page, world, artifacts: Path):
     for type_name, values, title in cases:
         page.goto(f"/portal/{world.alpha}/tasks/new/{type_name}")
         fill(page, values)
+        short = type_name.split(".")[1]
+        if type_name == "data_entry.record":
+            page.screenshot(path=artifacts / "portal-new-record.png", full_page=True)
         page.locator("form.task-form button.primary").click()
         submitted(page, title)
+        page.screenshot(path=artifacts / f"portal-task-{short}.png", full_page=True)
     page.get_by_role("navigation").get_by_role("link", name="Tasks", exact=True).click()
     table = page.locator("table.tasks")
     for _type_name, _values, title in cases:
@@ -161,3 +170,69 @@ def test_a_bad_record_value_is_marked(portal: Page, world):
     page.locator("form.task-form button.primary").click()
     expect(page.locator("#payload-values-tin-error")).to_contain_text("expected format")
     expect(page.locator(".flash-error")).to_contain_text("Nothing was submitted")
+
+
+def test_a_question_from_the_provider_is_answered(portal: Page, world, artifacts: Path):
+    page = portal
+    with unit_of_work(world.alpha) as uow:
+        task = create_task(uow, ticket_task(title="Refund for order 7731"), SYSTEM).task
+        for status in (Status.QUEUED, Status.ASSIGNED, Status.IN_PROGRESS):
+            transition(uow, task, status, SYSTEM)
+        uow.session.add_all(
+            [
+                TaskMessage(
+                    task=task,
+                    visibility="public_reply",
+                    author="staff:1",
+                    author_name="Agent Ann",
+                    body="Which card was the order paid with?",
+                ),
+                TaskMessage(
+                    task=task,
+                    visibility="internal_note",
+                    author="staff:1",
+                    author_name="Agent Ann",
+                    body="check the chargeback list first",
+                ),
+            ]
+        )
+        transition(uow, task, Status.WAITING_ON_CLIENT, SYSTEM, "need the card used")
+        task_id = task.id
+    page.goto(f"/portal/{world.alpha}/tasks/{task_id}")
+    expect(page.locator(".flash-question")).to_contain_text("The provider asked a question")
+    expect(page.locator(".flash-question .question")).to_have_text(
+        "Which card was the order paid with?"
+    )
+    expect(page.locator("#messages")).to_contain_text("Which card was the order paid with?")
+    expect(page.locator("body")).not_to_contain_text("chargeback")
+    expect(page.get_by_role("button", name="Cancel this task")).to_have_count(0)
+    page.screenshot(path=artifacts / "portal-task-question.png", full_page=True)
+    page.get_by_label("Your answer").fill("The Visa ending 4242.")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".flash-success")).to_contain_text("Your message was sent")
+    expect(page.locator("#messages")).to_contain_text("The Visa ending 4242.")
+    expect(page.locator(".flash-question")).to_have_count(0)
+    expect(page.locator(".status.big")).to_have_text(re.compile(r"^\s*in progress\s*$", re.I))
+
+
+def test_cancel_from_the_task_page_and_filter_the_list(portal: Page, world, artifacts: Path):
+    page = portal
+    tag = unique("cancel")
+    with unit_of_work(world.alpha) as uow:
+        task_id = create_task(uow, ticket_task(title=f"{tag} ticket"), SYSTEM).task.id
+    page.goto(f"/portal/{world.alpha}/tasks/{task_id}")
+    page.get_by_label("Reason for cancelling").fill("solved it ourselves")
+    page.get_by_role("button", name="Cancel this task").click()
+    expect(page.locator(".flash-success")).to_contain_text(f"Task {task_id} was cancelled")
+    expect(page.locator(".status.big")).to_have_text(re.compile(r"^\s*cancelled\s*$", re.I))
+    expect(page.locator(".timeline")).to_contain_text("solved it ourselves")
+    page.goto(f"/portal/{world.alpha}/tasks")
+    page.get_by_label("Search").fill(tag)
+    page.get_by_label("Status").select_option("cancelled")
+    page.get_by_role("button", name="Filter").click()
+    rows = page.locator("table.tasks tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text(f"{tag} ticket")
+    page.goto(f"/portal/{world.alpha}/tasks?created_from=yesterday")
+    expect(page.locator(".flash-error")).to_contain_text("created_from")
+    page.screenshot(path=artifacts / "portal-task-list-bad-filter.png", full_page=True)

@@ -17,10 +17,12 @@ from tests.support.factories import (
     ensure_form,
     invoice_task,
     journal_task,
+    reconciliation_task,
+    record_task,
     task_count,
     ticket_task,
 )
-from tests.support.helpers import csrf_token, ids_out_of_reach, login, unique
+from tests.support.helpers import PASSWORD, csrf_token, ids_out_of_reach, login, unique
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -93,6 +95,23 @@ def test_every_type_has_a_form_page(alpha_client, world):
             },
             "payload.values.tin",
             "expected format",
+        ),
+        (
+            reconciliation_task(payload={"closing_balance": "9999.00"}),
+            "payload.closing_balance",
+            "opening balance plus the lines is 1250.50",
+        ),
+        (
+            reconciliation_task(
+                payload={"lines": [{"date": "2026-09-30", "description": "x", "amount": "250.50"}]}
+            ),
+            "payload.lines.0.date",
+            "outside the period",
+        ),
+        (
+            journal_task(payload={"lines": [{"account": "1", "debit": "5", "credit": "5"}] * 2}),
+            "payload.lines.1.debit",
+            "either a debit or a credit",
         ),
         (ticket_task(priority="whenever"), "priority", "Must be one of"),
     ],
@@ -195,6 +214,7 @@ def test_task_page_history_messages_reply_and_internal_notes(alpha_client, world
     url = f"/portal/{world.alpha}/tasks/{task_id}"
     html = alpha_client.get(url).get_data(as_text=True)
     assert "The provider asked a question" in html and "Which order is it?" in html
+    assert '<blockquote class="question pre">Which order is it?</blockquote>' in html
     assert "customer seems upset" not in html
     assert "need the order number" in html and "waiting on client" in html
     assert "Cancel this task" not in html  # started: no cancel button
@@ -276,3 +296,124 @@ def test_another_tenants_tasks_and_files_are_unreachable(client, world):
     with unit_of_work(world.beta) as uow:
         assert get_task(uow, b_id).status in (Status.NEW, Status.QUEUED)
         assert not [m for m in get_task(uow, b_id).messages if m.body == "hi"]
+
+
+def test_a_beta_session_is_refused_on_alphas_task_urls(client, world):
+    with unit_of_work(world.alpha) as uow:
+        a_id = create_task(uow, ticket_task(title="alpha only task"), SYSTEM).task.id
+    login(client, f"/portal/{world.beta}/login", world.client_beta_email)
+    token = csrf_token(client, f"/portal/{world.beta}/tasks")
+    before = task_count(world.alpha)
+    for method, url in (
+        ("get", f"/portal/{world.alpha}/tasks"),
+        ("get", f"/portal/{world.alpha}/tasks/{a_id}"),
+        ("get", f"/portal/{world.alpha}/tasks/new/support.ticket"),
+        ("post", f"/portal/{world.alpha}/tasks/new/support.ticket"),
+        ("post", f"/portal/{world.alpha}/tasks/{a_id}/messages"),
+        ("post", f"/portal/{world.alpha}/tasks/{a_id}/cancel"),
+    ):
+        response = getattr(client, method)(
+            url, data={"csrf_token": token, "body": "hi", **_form_data(ticket_task())}
+        )
+        assert response.status_code == 302, (url, response.status_code)
+        assert response.location.startswith(f"/portal/{world.alpha}/login")
+        assert "alpha only task" not in response.get_data(as_text=True)
+    with unit_of_work(world.alpha) as uow:
+        task = get_task(uow, a_id)
+        assert task.status == Status.NEW and not [m for m in task.messages if m.body == "hi"]
+    assert task_count(world.alpha) == before
+
+
+def test_a_likely_duplicate_invoice_is_flagged_on_its_page(alpha_client, world):
+    number = unique("DUP-")
+    first = _submit(alpha_client, world.alpha, invoice_task(payload={"invoice_number": number}))
+    first_id = int(first.location.rsplit("/", 1)[1])
+    second = _submit(alpha_client, world.alpha, invoice_task(payload={"invoice_number": number}))
+    assert second.status_code == 302
+    html = alpha_client.get(second.location).get_data(as_text=True)
+    assert "same vendor and invoice number as task" in html
+    assert f'href="/portal/{world.alpha}/tasks/{first_id}"' in html
+    assert "same vendor and invoice number" not in alpha_client.get(first.location).get_data(
+        as_text=True
+    )
+
+
+def test_the_task_page_presents_each_payload_with_its_sums(alpha_client, world):
+    invoice = invoice_task(
+        payload={
+            "lines": [
+                {"description": "Toner", "quantity": "2.5", "unit_price": "4.00", "tax_rate": "0"},
+                {"description": "Paper", "quantity": "1.5", "unit_price": "4", "tax_rate": "20"},
+            ],
+            "totals": {"subtotal": "16.00", "tax": "1.20", "total": "17.20"},
+        }
+    )
+    html = alpha_client.get(_submit(alpha_client, world.alpha, invoice).location).get_data(
+        as_text=True
+    )
+    assert "Toner" in html and ">10.00<" in html and ">6.00<" in html  # each line's amount
+    assert "17.20 USD" in html
+    journal = journal_task(
+        payload={
+            "lines": [
+                {"account": "6100", "debit": "120.50"},
+                {"account": "6200", "debit": "79.50"},
+                {"account": "2100", "credit": "200.00"},
+            ]
+        }
+    )
+    html = alpha_client.get(_submit(alpha_client, world.alpha, journal).location).get_data(
+        as_text=True
+    )
+    assert re.search(r"Totals \(GBP\).*>200\.00<.*>200\.00<", html, re.S)
+    html = alpha_client.get(
+        _submit(alpha_client, world.alpha, reconciliation_task()).location
+    ).get_data(as_text=True)
+    assert "Movement (2 lines)" in html and ">250.50<" in html and "1250.50 EUR" in html
+    html = alpha_client.get(
+        _submit(
+            alpha_client, world.alpha, record_task(payload={"values": {"tin": "123456789"}})
+        ).location
+    ).get_data(as_text=True)
+    assert "<dt>TIN</dt><dd>123456789</dd>" in html and "W-9" in html
+
+
+def test_times_are_read_and_shown_in_the_viewers_zone(client, world):
+    from bpo.identity.models import ClientRole
+    from bpo.identity.services import create_client
+
+    email = f"{unique('tokyo')}@alpha.test"
+    with unit_of_work(world.alpha) as uow:
+        create_client(
+            uow.session,
+            email=email,
+            name="Tokyo clerk",
+            role=ClientRole.CLIENT_USER,
+            password=PASSWORD,
+            timezone="Asia/Tokyo",
+        )
+    assert login(client, f"/portal/{world.alpha}/login", email).status_code == 302
+    task = ticket_task(defer_until="2026-12-01T09:00")
+    response = _submit(client, world.alpha, task)
+    assert response.status_code == 302
+    task_id = int(response.location.rsplit("/", 1)[1])
+    with unit_of_work(world.alpha) as uow:
+        stored = get_task(uow, task_id).defer_until
+        assert stored is not None and stored.isoformat() == "2026-12-01T00:00:00+00:00"
+    html = client.get(response.location).get_data(as_text=True)
+    assert "2026-12-01 09:00 JST" in html
+    assert re.search(r"Submitted</dt><dd>\d{4}-\d\d-\d\d \d\d:\d\d JST", html)
+
+
+def test_the_list_pages_with_a_cursor_and_shows_no_sla_as_a_dash(alpha_client, world):
+    tag = unique("page")
+    with unit_of_work(world.alpha) as uow:
+        for n in range(3):
+            create_task(uow, ticket_task(title=f"{tag} {n}"), SYSTEM)
+    html = alpha_client.get(f"/portal/{world.alpha}/tasks?q={tag}&limit=2").get_data(as_text=True)
+    assert f"{tag} 2" in html and f"{tag} 1" in html and f"{tag} 0" not in html
+    assert "<td>\u2013</td>" in html  # no SLA yet: an en dash
+    link = re.search(r'href="([^"]+cursor=[^"]+)">Next page', html)
+    assert link, html
+    html = alpha_client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert f"{tag} 0" in html and f"{tag} 2" not in html and "Next page" not in html

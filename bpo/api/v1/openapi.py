@@ -70,7 +70,9 @@ COMMON = {
     "403": _error("not a tenant-scoped token, or the tenant is suspended"),
     "503": _error("PostgreSQL or Redis is unavailable; retry later"),
 }
-BAD = {"400": _error("bad input; `error.fields` names every bad field")}
+MALFORMED = {"400": _error("the body is not a JSON object, or not sent as `application/json`")}
+INVALID = {"422": _error("bad input; `error.fields` names every bad field")}
+BAD = {**MALFORMED, **INVALID}
 MISSING = {"404": _error("no such id in this tenant")}
 CONFLICT = {"409": _error("not allowed in the task's current status")}
 
@@ -96,6 +98,25 @@ def _operations() -> dict[str, dict[str, dict[str, Any]]]:
                         },
                         "client users",
                     ),
+                    **COMMON,
+                },
+            }
+        },
+        "/users/{user_id}": {
+            "get": {
+                "summary": "One client user of the tenant",
+                "tags": ["account"],
+                "parameters": [
+                    {
+                        "in": "path",
+                        "name": "user_id",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 1},
+                    }
+                ],
+                "responses": {
+                    "200": _json(ClientUserSchema, "the user"),
+                    **MISSING,
                     **COMMON,
                 },
             }
@@ -126,7 +147,11 @@ def _operations() -> dict[str, dict[str, dict[str, Any]]]:
                 "description": "Filters combine with AND; follow `next_cursor` for the next page.",
                 "tags": ["tasks"],
                 "parameters": [{"in": "query", "schema": TaskListArgs}],
-                "responses": {"200": _json(TaskPageSchema, "a page of tasks"), **BAD, **COMMON},
+                "responses": {
+                    "200": _json(TaskPageSchema, "a page of tasks"),
+                    **INVALID,
+                    **COMMON,
+                },
             },
         },
         "/tasks/batch": {
@@ -144,7 +169,11 @@ def _operations() -> dict[str, dict[str, dict[str, Any]]]:
                 "responses": {
                     "201": _json(BatchResultSchema, "created (and existing external refs)"),
                     "200": _json(BatchResultSchema, "every external ref existed already"),
-                    **BAD,
+                    **MALFORMED,
+                    "422": _error(
+                        "some tasks are bad and nothing was written: `error.fields` maps each"
+                        ' bad task\'s index ("0", "1", …) to its field errors'
+                    ),
                     **COMMON,
                 },
             }
@@ -225,7 +254,14 @@ def _operations() -> dict[str, dict[str, dict[str, Any]]]:
                         }
                     },
                 },
-                "responses": {"201": _json(AttachmentSchema, "stored"), **BAD, **COMMON},
+                "responses": {
+                    "201": _json(AttachmentSchema, "stored"),
+                    "422": _error(
+                        "no `file`, an empty or too large one, or a type not accepted"
+                        " (`error.fields.file` says which)"
+                    ),
+                    **COMMON,
+                },
             }
         },
         "/tasks/{task_id}/attachments/{attachment_id}": {

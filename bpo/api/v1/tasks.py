@@ -2,8 +2,15 @@
 
 Every endpoint needs a tenant-scoped token; the request's unit of work is bound to
 that tenant, so another tenant's ids simply do not exist here (404).
+
+Statuses for bad input, across the whole API blueprint: a body that is not a JSON
+object (or not sent as JSON) answers 400 ``bad_request``; well-formed input with bad
+fields answers 422 ``validation``, the envelope's ``fields`` naming each one (for a
+batch, keyed by row index). Nothing is written either way: the request's unit of
+work commits only below 400, and only then are the routing jobs enqueued.
 """
 
+import json
 from typing import Any
 
 from flask import jsonify, request, url_for
@@ -12,8 +19,9 @@ from marshmallow import Schema, ValidationError
 
 from bpo.api.v1 import api_v1, tenant_token
 from bpo.core.actors import Actor
-from bpo.core.errors import ValidationFailed
-from bpo.core.uow import request_uow
+from bpo.core.errors import AppError, ValidationFailed
+from bpo.core.uow import UnitOfWork, request_uow
+from bpo.web.errors import render_error
 from bpo.web.files import send_task_file
 from bpo.work import attachments, services
 from bpo.work.schemas import (
@@ -36,16 +44,88 @@ def _actor() -> Actor:
     return Actor(f"token:{token.id}", token.name)
 
 
-def json_body(schema: Schema | None = None, *, optional: bool = False) -> Any:
-    """The request's JSON object, loaded by ``schema``; a clear 400 for anything else."""
-    data = request.get_json(silent=True)
-    if data is None and optional and not request.get_data():
-        data = {}
+class MalformedBody(AppError):
+    """The body is not a JSON object at all (as opposed to one with bad fields)."""
+
+    status = 400
+    code = "bad_request"
+
+
+@api_v1.errorhandler(ValidationFailed)
+def _unprocessable(exc: ValidationFailed) -> ResponseReturnValue:
+    """Across the API, well-formed input with bad fields answers 422 (the envelope names them).
+
+    Pages keep 400 for the same error (they re-render the form); a body that is not
+    JSON at all answers 400 (:class:`MalformedBody`).
+    """
+    return render_error(422, exc.code, exc.message, exc.fields)
+
+
+NUL_ESCAPE = b"\\u0000"  # how JSON spells a NUL character; PostgreSQL text cannot hold one
+
+
+def _nul_fields(data: Any) -> dict[str, Any]:
+    """Field errors (nested like marshmallow's) for every key or string holding a NUL."""
+    errors: dict[str, Any] = {}
+    stack: list[tuple[tuple[str, ...], Any]] = [((), data)]  # iterative: nesting may be deep
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str) and "\x00" in value:
+            _set_error(errors, path or ("body",))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in str(key):
+                    _set_error(errors, (*path, str(key)))
+                else:
+                    stack.append(((*path, str(key)), item))
+        elif isinstance(value, list):
+            stack.extend(((*path, str(i)), item) for i, item in enumerate(value))
+    return errors
+
+
+def _set_error(errors: dict[str, Any], path: tuple[str, ...]) -> None:
+    node = errors
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = ["contains a NUL character (\\u0000), which cannot be stored"]
+
+
+def _refuse_nul(fields: dict[str, Any]) -> None:
+    if fields:
+        raise ValidationFailed("text may not contain NUL characters", fields=fields)
+
+
+def json_body(
+    schema: Schema | None = None, *, optional: bool = False, check_nul: bool = True
+) -> Any:
+    """The request's JSON object, loaded by ``schema``.
+
+    Not JSON, not an object, or the wrong content type: 400 naming ``body``. Fields
+    that fail ``schema`` (or hold NUL characters, which PostgreSQL cannot store): 422.
+    With ``optional``, an empty body is an empty object.
+    """
+    raw = request.get_data(cache=True)
+    if optional and not raw.strip():
+        data: Any = {}
+    else:
+        if not request.is_json:
+            raise MalformedBody(
+                "send a JSON object with Content-Type: application/json",
+                fields={"body": [f"Content-Type is {request.mimetype or 'missing'}"]},
+            )
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+            raise MalformedBody(
+                "the body is not valid JSON", fields={"body": ["not valid JSON"]}
+            ) from None
     if not isinstance(data, dict):
-        raise ValidationFailed(
-            "send a JSON object with Content-Type: application/json",
-            fields={"body": ["not a JSON object"]},
+        raise MalformedBody(
+            "send a JSON object", fields={"body": [f"a JSON {_json_type(data)}, not an object"]}
         )
+    # A cheap test first: a batch of 50,000 tasks is walked only if it holds an escaped NUL.
+    if check_nul and NUL_ESCAPE in raw:
+        _refuse_nul(_nul_fields(data))
     if schema is None:
         return data
     try:
@@ -55,7 +135,16 @@ def json_body(schema: Schema | None = None, *, optional: bool = False) -> Any:
         raise ValidationFailed("the request has errors", fields=messages) from None
 
 
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return {list: "array", str: "string", int: "number", float: "number"}.get(type(value), "value")
+
+
 def _query_filters() -> dict[str, Any]:
+    _refuse_nul(_nul_fields({k: v if len(v) > 1 else v[0] for k, v in request.args.lists()}))
     raw: dict[str, Any] = {k: request.args.get(k) for k in request.args if k != "status"}
     if "status" in request.args:
         raw["status"] = request.args.getlist("status")
@@ -75,14 +164,53 @@ def create_task() -> ResponseReturnValue:
 @api_v1.post("/tasks/batch")
 def create_batch() -> ResponseReturnValue:
     actor = _actor()
-    args = json_body(BatchArgs())
-    result = services.create_batch(request_uow(), args["tasks"], actor)
+    uow = request_uow()
+    data = json_body(check_nul=False)
+    errors = _batch_errors(uow, data)
+    if errors:
+        rows = sum(key.isdigit() for key in errors)
+        raise ValidationFailed(
+            f"{rows} row(s) have errors; nothing was created" if rows else "the request has errors",
+            fields=errors,
+        )
+    result = services.create_batch(uow, data["tasks"], actor)
     body = {
         "created": len(result.created),
         "existing": len(result.existing),
         "items": result.created + result.existing,
     }
     return jsonify(BatchResultSchema().dump(body)), 201 if result.created else 200
+
+
+def _batch_errors(uow: UnitOfWork, data: dict[str, Any]) -> dict[str, Any]:
+    """The errors of a batch's shape, keyed by row index where they concern one row.
+
+    Rows that are not objects or hold NUL characters are named here; if there are
+    any, every other row is checked as well, so one answer lists every bad row.
+    A clean shape returns no errors: the intake service checks the rows itself.
+    """
+    found: dict[str, Any] = {}
+    try:
+        BatchArgs().load(data)
+    except ValidationError as exc:
+        found.update(exc.messages if isinstance(exc.messages, dict) else {"body": exc.messages})
+    if NUL_ESCAPE in request.get_data(cache=True):
+        for key, value in _nul_fields(data).items():
+            if key == "tasks" and isinstance(found.get("tasks", {}), dict):
+                found.setdefault("tasks", {}).update(value)
+            else:
+                found.setdefault(key, value)
+    tasks = found.pop("tasks", None)
+    errors = {**found, **({"tasks": tasks} if isinstance(tasks, list) else {})}
+    if isinstance(tasks, dict):
+        errors.update({str(index): row_errors for index, row_errors in tasks.items()})
+        rows = data["tasks"]
+        checker = services.BatchChecker(uow)
+        for index, row in enumerate(rows):
+            if str(index) not in errors:
+                checker.check(str(index), row)
+        errors.update(checker.errors)
+    return errors
 
 
 @api_v1.get("/tasks")

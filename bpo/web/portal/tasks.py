@@ -4,6 +4,7 @@ Every page runs in the request's unit of work, bound to the URL's tenant; anothe
 tenant's task ids are absent from this schema and answer 404.
 """
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
@@ -11,6 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
+from bpo.accounting.schemas import line_amounts
 from bpo.core.actors import Actor
 from bpo.core.errors import AppError, NotFound, ValidationFailed, flatten_fields
 from bpo.core.uow import request_uow
@@ -190,6 +192,11 @@ def _render_task(
 ) -> ResponseReturnValue:
     events = services.history(request_uow(), task)
     messages = [m for m in task.messages if m.visibility != "internal_note"]
+    question = None
+    if task.status == Status.WAITING_ON_CLIENT:
+        asked = [m.body for m in messages if m.visibility == "public_reply"]
+        reasons = [e.reason for e in events if e.to_state == Status.WAITING_ON_CLIENT and e.reason]
+        question = asked[-1] if asked else (reasons[-1] if reasons else None)
     return render_template(
         "portal/tasks/show.html",
         tenant=g.tenant,
@@ -197,10 +204,51 @@ def _render_task(
         task_type=TYPES[task.type],
         events=events,
         messages=messages,
+        figures=_figures(task),
+        question=question,
         public_actor=public_actor,
         can_cancel=task.status in CANCELLABLE_BY_CLIENT,
         reply_error=reply_error,
     ), status
+
+
+def _figures(task: Task) -> dict[str, Any]:
+    """Amounts the task page shows beside what was sent, from the stored Decimal strings."""
+    lines = task.payload.get("lines") or []
+    try:
+        if task.type == "accounting.invoice":
+            return {
+                "line_net": [
+                    line_amounts(
+                        {
+                            "quantity": Decimal(line["quantity"]),
+                            "unit_price": Decimal(line["unit_price"]),
+                            "tax_rate": Decimal(line.get("tax_rate") or 0),
+                        }
+                    )[0]
+                    for line in lines
+                ]
+            }
+        if task.type == "accounting.journal_entry":
+            return {
+                "debits": sum((Decimal(line.get("debit") or 0) for line in lines), Decimal(0)),
+                "credits": sum((Decimal(line.get("credit") or 0) for line in lines), Decimal(0)),
+            }
+        if task.type == "accounting.bank_reconciliation":
+            return {"movement": sum((Decimal(line["amount"]) for line in lines), Decimal(0))}
+        if task.type == "data_entry.record":
+            form = request_uow().session.scalar(
+                select(DataEntryForm).where(DataEntryForm.key == task.payload.get("form"))
+            )
+            return {
+                "form_name": form.name if form else task.payload.get("form"),
+                "labels": {f["name"]: f.get("label") or f["name"] for f in form.fields}
+                if form
+                else {},
+            }
+    except (KeyError, TypeError, InvalidOperation):
+        pass  # an older payload shape: the page shows what was sent without the sums
+    return {}
 
 
 @portal.post("/tasks/<int:task_id>/messages")
