@@ -52,3 +52,16 @@ def test_errors_and_values_flatten_to_the_same_paths():
     }
     values = flat_values({"payload": {"lines": [{"quantity": "3"}], "vendor": None}})
     assert values == {"payload.lines.0.quantity": "3", "payload.vendor": ""}
+
+
+def test_data_entry_inputs_say_what_they_accept():
+    from bpo.web.portal.taskforms import _field_hint
+
+    hint = _field_hint(
+        {"name": "tin", "type": "text", "required": True, "pattern": r"\d{9}", "critical": True}
+    )
+    assert hint == r"required when keyed · format \d{9} · critical: checked twice"
+    assert _field_hint({"name": "n", "type": "number", "min": "1", "max": "60"}) == "1 to 60"
+    assert _field_hint({"name": "a", "type": "money", "min": "0"}) == (
+        "at least 0 · two decimals at most"
+    )

@@ -164,6 +164,26 @@ STATIC: dict[str, list[Group | Lines]] = {
 FIELD_KINDS = {"text": "text", "number": "decimal", "money": "decimal", "date": "date"}
 
 
+def _field_hint(spec: dict[str, Any]) -> str:
+    """What a form field accepts, in words: shown under its input."""
+    parts = []
+    if spec.get("required"):
+        parts.append("required when keyed")
+    if spec.get("pattern"):
+        parts.append(f"format {spec['pattern']}")
+    if spec.get("min") is not None and spec.get("max") is not None:
+        parts.append(f"{spec['min']} to {spec['max']}")
+    elif spec.get("min") is not None:
+        parts.append(f"at least {spec['min']}")
+    elif spec.get("max") is not None:
+        parts.append(f"at most {spec['max']}")
+    if spec.get("type") == "money":
+        parts.append("two decimals at most")
+    if spec.get("critical"):
+        parts.append("critical: checked twice")
+    return " · ".join(parts)
+
+
 def record_layout(form: DataEntryForm) -> list[Group | Lines]:
     """The data-entry form: its source, then the form's own fields (optional at intake)."""
     values = tuple(
@@ -173,8 +193,7 @@ def record_layout(form: DataEntryForm) -> list[Group | Lines]:
             "choice" if spec["type"] == "choice" else FIELD_KINDS.get(spec["type"], "text"),
             required=False,
             choices=tuple(spec.get("choices") or ()),
-            hint=("required when keyed" if spec.get("required") else "")
-            + (" · critical" if spec.get("critical") else ""),
+            hint=_field_hint(spec),
         )
         for spec in form.fields
     )
