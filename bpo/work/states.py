@@ -22,7 +22,10 @@ class Priority(enum.StrEnum):
     @property
     def rank(self) -> int:
         """Higher is more urgent (used to order work)."""
-        return list(Priority).index(self)
+        return PRIORITY_RANKS[self]
+
+
+PRIORITY_RANKS = {p: i for i, p in enumerate(Priority)}
 
 
 class Status(enum.StrEnum):
