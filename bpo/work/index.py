@@ -8,7 +8,7 @@ import enum
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bpo.core.uow import UnitOfWork
@@ -88,3 +88,20 @@ def update_state(session: Session, tenant: int, task: Task, *, dispatched: bool 
 
 def open_states() -> list[Status]:
     return [s for s in Status if s.is_open]
+
+
+def open_counts(
+    session: Session, tenant_ids: list[int], states: list[Status] | None = None
+) -> dict[tuple[int, str], int]:
+    """Open work per (tenant id, kind) among ``tenant_ids``, optionally in ``states`` only.
+
+    Counts from the index alone: no client content, no tenant schema touched.
+    """
+    query = (
+        select(WorkItem.tenant_id, WorkItem.kind, func.count())
+        .where(WorkItem.tenant_id.in_(tenant_ids))
+        .group_by(WorkItem.tenant_id, WorkItem.kind)
+    )
+    if states is not None:
+        query = query.where(WorkItem.state.in_(states))
+    return {(tenant_id, kind.value): count for tenant_id, kind, count in session.execute(query)}

@@ -9,7 +9,7 @@ from bpo.core.uow import request_uow
 from bpo.identity.models import MembershipRole, StaffMembership, StaffRole
 from bpo.identity.services import served_tenants
 from bpo.web.access import staff_required
-from bpo.work.models import WorkItem
+from bpo.work import index
 from bpo.work.states import Kind
 
 supervisor = Blueprint("supervisor", __name__, url_prefix="/supervisor")
@@ -32,14 +32,7 @@ def home() -> ResponseReturnValue:
             .group_by(StaffMembership.tenant_id)
         )
     }
-    open_work: dict[tuple[int, str], int] = {
-        (tenant_id, kind.value): count
-        for tenant_id, kind, count in session.execute(
-            select(WorkItem.tenant_id, WorkItem.kind, func.count())
-            .where(WorkItem.tenant_id.in_(tenant_ids))
-            .group_by(WorkItem.tenant_id, WorkItem.kind)
-        )
-    }
+    open_work = index.open_counts(session, tenant_ids)
     return render_template(
         "supervisor/home.html", served=served, agents=agents, open_work=open_work, kinds=list(Kind)
     )
