@@ -5,6 +5,7 @@ features extend it with demo work of every kind.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from bpo.core.actors import Actor
 from bpo.core.uow import unit_of_work
 from bpo.identity import services
 from bpo.identity.models import ClientRole, ClientUser, MembershipRole, StaffRole, StaffUser
+from bpo.work.types import TYPES
 from tenants.provisioning import provision
 
 DEMO_PASSWORD = "demo-pass-1"  # noqa: S105 (published demo logins, printed by `bpo up`)
@@ -104,11 +106,75 @@ def client_logins(tenant: DemoTenant) -> tuple[tuple[str, str, ClientRole], ...]
     )
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+
+
+def _week(start: str, end: str, days: tuple[str, ...] = WEEKDAYS) -> list[dict[str, str]]:
+    return [{"day": d, "start": start, "end": end} for d in days]
+
+
+# Demo agents' skills (task type -> level 1..5), capacity (kind -> units) and shifts,
+# in each agent's own time zone.
+PROFILES: dict[str, dict[str, Any]] = {
+    "alice.agent@bpo.example": {
+        "skills": {"data_entry.record": 5, "support.ticket": 2},
+        "capacity": {"data_entry": 8, "support": 2},
+        "shifts": _week("08:00", "16:00"),
+    },
+    "bob.agent@bpo.example": {
+        "skills": {"accounting.invoice": 5, "accounting.journal_entry": 4},
+        "capacity": {"accounting": 8},
+        "shifts": _week("09:00", "17:30"),
+    },
+    "carla.agent@bpo.example": {
+        "skills": {"support.ticket": 5, "data_entry.record": 2},
+        "capacity": {"support": 6, "data_entry": 2},
+        "shifts": _week("07:00", "15:00", (*WEEKDAYS, "sat")),
+    },
+    "dev.agent@bpo.example": {
+        "skills": {
+            "accounting.invoice": 4,
+            "accounting.bank_reconciliation": 5,
+            "accounting.journal_entry": 5,
+        },
+        "capacity": {"accounting": 12},
+        "shifts": _week("10:00", "19:00"),
+    },
+    "erin.agent@bpo.example": {
+        "skills": {"support.ticket": 4},
+        "capacity": {"support": 5},
+        "shifts": _week("22:00", "06:00", ("sun", "mon", "tue", "wed", "thu")),  # nights
+    },
+    "femi.agent@bpo.example": {
+        "skills": {name: 3 for name in TYPES},
+        "capacity": {"data_entry": 4, "accounting": 4, "support": 4},
+        "shifts": _week("08:00", "20:00", ("mon", "tue", "wed", "thu", "fri", "sat", "sun")),
+    },
+}
+
+
 def seed() -> bool:
     """Create the demo people and work unless present; returns whether anything was created."""
     created = _seed_people()
+    created = _seed_profiles() or created
     for tenant in TENANTS:
         created = _seed_work(tenant) or created
+    return created
+
+
+def _seed_profiles() -> bool:
+    """Give each demo agent their skills, capacity and shifts, once."""
+    from bpo.workforce.models import AgentProfile
+    from bpo.workforce.services import update_profile
+
+    created = False
+    with unit_of_work() as uow:
+        for email, profile in PROFILES.items():
+            staff = uow.session.scalar(select(StaffUser).where(StaffUser.email == email))
+            if staff is None or uow.session.get(AgentProfile, staff.id) is not None:
+                continue
+            update_profile(uow.session, staff, profile)
+            created = True
     return created
 
 

@@ -3,6 +3,7 @@
 from bpo.audit import models as audit_models
 from bpo.identity import models as identity_models
 from bpo.work import models as work_models
+from bpo.workforce import models as workforce_models
 from tenants import models as tenant_models
 
-__all__ = ["audit_models", "identity_models", "tenant_models", "work_models"]
+__all__ = ["audit_models", "identity_models", "tenant_models", "work_models", "workforce_models"]

@@ -38,3 +38,16 @@ def test_each_demo_book_seeds_valid_work_of_every_type_once(engine, world, book)
     assert seed_work(slug, CLIENT, book=BOOKS[book]) == 0  # a tenant with work is left alone
     with unit_of_work(slug) as uow:
         assert uow.session.scalar(select(func.count()).select_from(Task)) == created
+
+
+def test_demo_agent_profiles_are_valid_and_distinct():
+    from bpo.demo import PROFILES, STAFF
+    from bpo.workforce.services import PROFILE_ARGS
+    from bpo.workforce.shifts import parse_all
+
+    agents = {email for email, _n, role, _tz, _s in STAFF if role.value == "agent"}
+    assert set(PROFILES) == agents
+    for profile in PROFILES.values():
+        assert PROFILE_ARGS.validate(profile) == {}
+        assert parse_all(profile["shifts"])
+    assert len({tuple(sorted(p["skills"].items())) for p in PROFILES.values()}) == len(PROFILES)

@@ -1,0 +1,1 @@
+"""The provider's workforce: agent profiles (skills, capacity, presence, shifts)."""
