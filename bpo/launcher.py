@@ -202,9 +202,8 @@ def run_platform(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("pgserver").setLevel(logging.WARNING)
-    warnings.filterwarnings(
-        "ignore", message="XDG_RUNTIME_DIR is not set"
-    )  # pgserver's platformdirs
+    # pgserver's platformdirs warns at every start on machines without XDG_RUNTIME_DIR.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     env = dict(os.environ)
     instance = Path(env.get("BPO_INSTANCE_DIR", "instance")).resolve()
     env["BPO_INSTANCE_DIR"] = str(instance)
@@ -224,15 +223,7 @@ def run_platform(
             urls = servers.start()
             env.update(urls.as_environ())
             instance.mkdir(parents=True, exist_ok=True)
-            state_file.write_text(
-                json.dumps(
-                    {
-                        "pid": os.getpid(),
-                        "DATABASE_URL": urls.database_url,
-                        "REDIS_URL": urls.redis_url,
-                    }
-                )
-            )
+            state_file.write_text(json.dumps({"pid": os.getpid(), **urls.as_environ()}))
         echo("migrating the shared schema and the tenants …")
         prepare_database(env, demo=demo)
         if stop.signum is not None:
@@ -244,7 +235,7 @@ def run_platform(
         if not wait_until_ready(f"{base_url}/healthz", children, READY_TIMEOUT_SECONDS):
             if stop.signum is not None:
                 return 0
-            echo("the web server did not become ready; stopping")
+            echo(f"the web server did not become ready (is port {port} free?); stopping")
             return 1
         from bpo.demo import login_summary
 
