@@ -14,7 +14,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 from psycopg.types.json import Jsonb
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import ARRAY, Select, String, any_, bindparam, cast, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bpo.audit.models import AuditEvent
@@ -290,13 +290,17 @@ def insert_stream(
     return counts
 
 
+def any_of(values: Iterable[str]) -> Any:
+    """``= ANY(:array)``: one bound array instead of thousands of IN parameters."""
+    return any_(cast(bindparam(None, list(values)), ARRAY(String)))
+
+
 def existing_refs(uow: UnitOfWork, refs: list[str]) -> dict[str, Task]:
-    found: dict[str, Task] = {}
-    for start in range(0, len(refs), 5000):
-        part = refs[start : start + 5000]
-        for task in uow.session.scalars(select(Task).where(Task.external_ref.in_(part))):
-            found[str(task.external_ref)] = task
-    return found
+    """The tasks that already have one of ``refs`` as their external reference."""
+    if not refs:
+        return {}
+    tasks = uow.session.scalars(select(Task).where(Task.external_ref == any_of(refs)))
+    return {str(task.external_ref): task for task in tasks}
 
 
 TASK_COLUMNS = (
@@ -427,7 +431,7 @@ def _flag_duplicates(uow: UnitOfWork, items: list[Prepared]) -> None:
         str(key): first
         for key, first in uow.session.execute(
             select(Task.dedupe_key, func.min(Task.id))
-            .where(Task.dedupe_key.in_(keys))
+            .where(Task.dedupe_key == any_of(keys))
             .group_by(Task.dedupe_key)
         )
     }
