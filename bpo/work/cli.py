@@ -7,7 +7,7 @@ import click
 from flask.cli import with_appcontext
 
 from bpo.core.actors import Actor
-from bpo.core.errors import AppError
+from bpo.core.errors import AppError, flatten_fields
 from bpo.core.uow import unit_of_work
 from bpo.identity.services import tenant_by_slug
 from bpo.work import csvio
@@ -83,5 +83,7 @@ def export(slug: str, status: tuple[str, ...], kind: str | None, output) -> None
             count = csvio.export_tasks(uow, parse_filters(raw), output)
     except AppError as exc:
         click.echo(f"error: {exc.message}", err=True)
+        for name, messages in flatten_fields(exc.fields or {}).items():
+            click.echo(f"  --{name.split('.')[0]}: {'; '.join(messages)}", err=True)
         sys.exit(2)
     click.echo(f"{count} task(s) exported", err=True)

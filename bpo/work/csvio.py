@@ -16,18 +16,19 @@ a formula (OWASP "CSV injection").
 import csv
 import io
 import re
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import Column, Integer, MetaData, Table, Text, func, select
 
 from bpo.core.actors import Actor
 from bpo.core.errors import ValidationFailed, flatten_fields
 from bpo.core.uow import UnitOfWork
 from bpo.work import services
-from bpo.work.models import DataEntryForm
+from bpo.work.models import DataEntryForm, Task
 
 MAX_ROWS = 50_000
 DELIMITERS = (",", ";", "\t")
@@ -61,7 +62,7 @@ INVOICES = Template(
         "due_date",
         "currency",
         "subtotal",
-        "tax",
+        "tax_total",
         "total",
         "description",
         "quantity",
@@ -76,7 +77,7 @@ INVOICES = Template(
             "due_date": "2026-12-02",
             "currency": "USD",
             "subtotal": "24.97",
-            "tax": "2.50",
+            "tax_total": "2.50",
             "total": "27.47",
             "description": "A4 paper",
             "quantity": "3",
@@ -107,7 +108,10 @@ DATA_ENTRY = Template(
 TEMPLATES = {t.name: t for t in (DATA_ENTRY, INVOICES)}
 
 INVOICE_HEAD = ("vendor", "invoice_number", "invoice_date", "due_date", "currency")
+TOTAL_COLUMNS = {"subtotal": "subtotal", "tax": "tax_total", "total": "total"}  # payload: column
 LINE_COLUMNS = ("description", "quantity", "unit_price", "tax_rate")
+# Read from an invoice's first row; its other rows leave them blank or repeat them.
+INVOICE_COLUMNS = (*INVOICE_HEAD, "purchase_order", *TOTAL_COLUMNS.values(), *ROW_KEYS)
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,11 @@ def read_rows(path: Path, template: Template, form_fields: set[str]) -> Iterator
                 if len(cells) > len(header):
                     yield number, {"__extra__": "more cells than the header has columns"}
                     continue
+                if nul := next(
+                    (c for c, v in zip(header, cells, strict=False) if "\x00" in v), None
+                ):
+                    yield number, {"__extra__": f"{nul}: a NUL character cannot be stored"}
+                    continue
                 yield (
                     number,
                     {
@@ -255,7 +264,7 @@ def _invoice(rows: list[Row]) -> dict[str, Any]:
     payload: dict[str, Any] = {k: first[k] for k in INVOICE_HEAD if k in first}
     if "purchase_order" in first:
         payload["purchase_order"] = first["purchase_order"]
-    payload["totals"] = {k: first[k] for k in ("subtotal", "tax", "total") if k in first}
+    payload["totals"] = {key: first[col] for key, col in TOTAL_COLUMNS.items() if col in first}
     payload["lines"] = [{k: cells[k] for k in LINE_COLUMNS if k in cells} for _, cells in rows]
     return {**_common(first), "type": INVOICES.type, "payload": payload}
 
@@ -308,15 +317,32 @@ def _problems(group: list[Row], fields: dict[str, Any]) -> list[Problem]:
             line = group[index][0] if index < len(group) else first
             column = match.group(2)
         else:
-            column = (
-                path.removeprefix("payload.")
-                .removeprefix("totals.")
-                .removeprefix("values.")
-                .replace("source.text", "source_text")
-                .removesuffix("._schema")
-            )
+            path = path.removeprefix("payload.").removesuffix("._schema")
+            if path.startswith("totals."):
+                column = TOTAL_COLUMNS.get(path.removeprefix("totals."), path)
+            else:
+                column = path.removeprefix("values.").replace("source.text", "source_text")
         for message in messages:
             found.append(Problem(line, "" if column == "_schema" else column, message))
+    return found
+
+
+def _invoice_problems(group: list[Row]) -> list[Problem]:
+    """An invoice's rows agree on its own columns."""
+    first_line, first = group[0]
+    found = []
+    for line, cells in group[1:]:
+        for column in INVOICE_COLUMNS:
+            value = cells.get(column)
+            if value is not None and value != first.get(column):
+                found.append(
+                    Problem(
+                        line,
+                        column,
+                        f"differs from the invoice's first row (line {first_line}):"
+                        " leave it blank or repeat the same value",
+                    )
+                )
     return found
 
 
@@ -336,8 +362,9 @@ def check_file(
 ) -> Report:
     """Pass 1: validate every row; nothing is written."""
     report = Report(template)
-    checker = services.BatchChecker(uow)
+    checker = services.BatchChecker(uow, track_refs=False)  # references: in `seen`
     form_fields = _form_fields(uow)
+    seen = _Seen(uow)
     try:
         for group, task in _tasks(path, template, form_fields):
             report.rows += len(group)
@@ -347,6 +374,12 @@ def check_file(
                 for line, cells in group
                 if "__extra__" in cells
             ]
+            line, first = group[0]
+            invoice = None
+            if template is INVOICES:
+                invoice = f"{first.get('vendor', '')}\x1f{first.get('invoice_number', '')}"
+                extra = extra or _invoice_problems(group)
+            seen.add(line, first.get("external_ref"), invoice)
             if extra:
                 report.problems += extra
             elif checker.check(str(group[0][0]), task) is None:
@@ -358,9 +391,87 @@ def check_file(
         return report
     if report.rows == 0:
         report.problems.append(Problem(None, "file", "the file has a header but no rows"))
-    if checker.refs:
-        report.existing = len(services.existing_refs(uow, list(checker.refs)))
+    report.problems += seen.repeats()
+    report.problems.sort(key=lambda p: p.line or 0)
+    report.existing = seen.existing()
+    seen.drop()
     return report
+
+
+class _Seen:
+    """Each task's line, external reference and invoice key, kept in a temporary
+    table of the transaction rather than in memory: repeats within the file and
+    references already submitted are found by two queries at the end."""
+
+    def __init__(self, uow: UnitOfWork, chunk: int = 1000) -> None:
+        self.uow, self.chunk = uow, chunk
+        self.table = Table(
+            f"csv_check_{secrets.token_hex(6)}",
+            MetaData(),
+            Column("line", Integer, nullable=False),
+            Column("ref", Text),
+            Column("invoice", Text),
+            prefixes=["TEMPORARY"],
+            postgresql_on_commit="DROP",
+        )
+        self.table.create(uow.session.connection())
+        self.pending: list[tuple[int, str | None, str | None]] = []
+
+    def add(self, line: int, ref: str | None, invoice: str | None) -> None:
+        if ref is not None or invoice is not None:
+            self.pending.append((line, ref, invoice))
+            if len(self.pending) >= self.chunk:
+                self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        driver = self.uow.session.connection().connection.driver_connection
+        assert driver is not None
+        statement = f'COPY "{self.table.name}" (line, ref, invoice) FROM STDIN'
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in self.pending:
+                copy.write_row(row)
+        self.pending.clear()
+
+    def repeats(self) -> list[Problem]:
+        """Rows repeating an earlier row's reference, or an invoice started earlier."""
+        self.flush()
+        found = []
+        for column, name in (("ref", "external_ref"), ("invoice", "invoice_number")):
+            key = self.table.c[column]
+            first = func.min(self.table.c.line).over(partition_by=key)
+            query = select(self.table.c.line, first.label("first"), key).where(key.is_not(None))
+            ranked = query.subquery()
+            for line, first_line, value in self.uow.session.execute(
+                select(ranked).where(ranked.c.line != ranked.c.first).order_by(ranked.c.line)
+            ):
+                if column == "ref":
+                    message = f"repeats row {first_line}"
+                else:
+                    vendor, number = str(value).split("\x1f", 1)
+                    message = (
+                        f"invoice {number} of {vendor} already started at line {first_line};"
+                        " the rows of one invoice must follow each other"
+                    )
+                found.append(Problem(line, name, message))
+        return found
+
+    def existing(self) -> int:
+        """How many of the file's references are tasks already (counted, not loaded)."""
+        self.flush()
+        ref = self.table.c.ref
+        return int(
+            self.uow.session.scalar(
+                select(func.count(func.distinct(ref))).select_from(
+                    self.table.join(Task, Task.external_ref == ref)
+                )
+            )
+            or 0
+        )
+
+    def drop(self) -> None:
+        self.table.drop(self.uow.session.connection())
 
 
 def import_file(
@@ -455,12 +566,15 @@ def export_tasks(uow: UnitOfWork, filters: dict[str, Any], out: IO[str]) -> int:
     return export.rows
 
 
-def template_csv(template: Template, form_fields: list[str] | None = None) -> str:
-    """An example file of ``template`` (with a form's fields for data entry)."""
+def template_csv(
+    template: Template, form_fields: list[str] | None = None, *, example: bool = False
+) -> str:
+    """An empty file of ``template``: its header (with a form's fields for data entry);
+    with ``example``, the template's example rows too."""
     columns = list(template.columns) + [f for f in (form_fields or []) if f not in template.columns]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns)
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
-    for row in template.example:
+    for row in template.example if example else ():
         writer.writerow({k: v for k, v in row.items() if k in columns})
     return out.getvalue()

@@ -4,8 +4,7 @@ Every function here runs inside the caller's unit of work, so the index changes
 in the same transaction as the task it describes.
 """
 
-import enum
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
@@ -36,36 +35,50 @@ def tenant_id(uow: UnitOfWork) -> int:
     return int(cached)
 
 
-def row_for(task: "Task | NewTask", tenant: int, now: datetime) -> dict[str, Any]:
-    return {
-        "tenant_id": tenant,
-        "task_id": task.id,
-        "kind": task.kind,
-        "type": task.type,
-        "required_skills": [task.type],
-        "priority_rank": task.priority.rank,
-        "state": task.status,
-        "sla_due_at": task.sla_due_at,
-        "dispatch_due_at": now + DISPATCH_GRACE,
-        "attempts": 0,
-        "created_at": task.created_at,
-        "updated_at": now,
-    }
+ADD_COLUMNS = (
+    "tenant_id",
+    "task_id",
+    "kind",
+    "type",
+    "required_skills",
+    "priority_rank",
+    "state",
+    "sla_due_at",
+    "dispatch_due_at",
+    "attempts",
+    "created_at",
+    "updated_at",
+)
 
 
 def add(session: Session, tenant: int, tasks: "list[NewTask]") -> None:
     """Index newly created tasks, due for dispatch (COPY: intake writes many at once)."""
-    now = utcnow()
-    rows = [row_for(task, tenant, now) for task in tasks]
-    if not rows:
+    if not tasks:
         return
-    columns = list(rows[0])
+    now = utcnow()
+    due = now + DISPATCH_GRACE
     copy_rows(
         session,
         WorkItem.__table__,
         None,
-        columns,
-        ([v.value if isinstance(v, enum.Enum) else v for v in row.values()] for row in rows),
+        ADD_COLUMNS,
+        (
+            (
+                tenant,
+                task.id,
+                task.kind.value,
+                task.type,
+                "{" + task.type + "}",  # a varchar[] of one type name (letters, . and _)
+                task.priority.rank,
+                task.status.value,
+                task.sla_due_at,
+                due,
+                0,
+                task.created_at,
+                now,
+            )
+            for task in tasks
+        ),
     )
 
 

@@ -6,10 +6,14 @@ the same transaction. Intake is idempotent on the client's external reference.
 """
 
 import base64
+import json
+import re
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from functools import cache, partial
 from typing import Any
 
 from marshmallow import ValidationError
@@ -21,11 +25,11 @@ from bpo.audit.models import AuditEvent
 from bpo.audit.services import record
 from bpo.core.actors import SYSTEM, Actor
 from bpo.core.errors import Conflict, NotFound, ValidationFailed
-from bpo.core.uow import UnitOfWork
+from bpo.core.uow import Deferred, UnitOfWork
 from bpo.dataentry.schemas import validate_values
 from bpo.work import index
 from bpo.work.models import Attachment, DataEntryForm, Task, TaskMessage
-from bpo.work.schemas import TaskCreateArgs, TaskListArgs
+from bpo.work.schemas import EXTERNAL_REF, TaskCreateArgs, TaskListArgs
 from bpo.work.states import CANCELLABLE_BY_CLIENT, Kind, Priority, Status, can_transition
 from bpo.work.types import TYPES, TaskType
 from tenants.binding import copy_rows, next_ids
@@ -35,6 +39,9 @@ CREATE_ARGS = TaskCreateArgs()
 LIST_ARGS = TaskListArgs()
 ROUTING_JOB = "queues.jobs.routing.route_tasks"
 BIGINT_MAX = 2**63 - 1  # ids are bigint: larger numbers are simply not found
+PLAIN_KEYS = frozenset(("type", "title", "priority", "external_ref", "payload"))
+PRIORITIES = frozenset(p.value for p in Priority)
+REF_PATTERN: "re.Pattern[str]" = EXTERNAL_REF.regex  # type: ignore[assignment]
 
 
 @dataclass
@@ -60,10 +67,12 @@ def prepare(
     uow: UnitOfWork, data: Any, *, forms: dict[str, DataEntryForm] | None = None
 ) -> Prepared:
     """Validate one task's input; raises ValidationFailed naming every bad field."""
-    try:
-        args = CREATE_ARGS.load(data if isinstance(data, dict) else {})
-    except ValidationError as exc:
-        raise ValidationFailed("the task has errors", fields=_messages(exc)) from None
+    args = _plain_args(data) if isinstance(data, dict) else None
+    if args is None:
+        try:
+            args = CREATE_ARGS.load(data if isinstance(data, dict) else {})
+        except ValidationError as exc:
+            raise ValidationFailed("the task has errors", fields=_messages(exc)) from None
     task_type = TYPES[args["type"]]
     try:
         payload = task_type.schema.load(args["payload"])
@@ -90,12 +99,42 @@ def prepare(
     )
 
 
+def _plain_args(data: dict[str, Any]) -> dict[str, Any] | None:
+    """``TaskCreateArgs().load(data)`` for the common plain input, at a tenth of the cost.
+
+    Only input every rule of the schema accepts takes this path (known keys, plain
+    strings, valid values) and the result is the same (a test holds them equal);
+    anything else returns None and goes through the schema, which names the errors.
+    """
+    if not data.keys() <= PLAIN_KEYS:
+        return None
+    kind, payload, priority = data.get("type"), data.get("payload"), data.get("priority", "normal")
+    if type(kind) is not str or kind not in TYPES or type(payload) is not dict:
+        return None
+    if type(priority) is not str or priority not in PRIORITIES:
+        return None
+    args: dict[str, Any] = {"type": kind, "priority": priority, "payload": dict(payload)}
+    if "title" in data:
+        title = data["title"]
+        if type(title) is not str or not 1 <= len(title) <= 300 or not title.strip():
+            return None
+        args["title"] = title
+    if "external_ref" in data:
+        ref = data["external_ref"]
+        if type(ref) is not str or REF_PATTERN.match(ref) is None:
+            return None
+        args["external_ref"] = ref
+    return args
+
+
 def json_safe(value: Any) -> Any:
     """A loaded payload as JSON: Decimals as their strings, dates in ISO format.
 
     The same result as the type schema's ``dump`` (a test holds them equal), at a
     fraction of the cost: intake of large batches spends most of its time here.
     """
+    if type(value) is str:  # most leaves: answered before the other checks
+        return value
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -222,13 +261,16 @@ class BatchChecker:
 
     Streaming callers (CSV files) run it over every row first, then call
     :func:`insert_stream` with the same rows: memory does not grow with row data.
+    With ``track_refs=False`` it keeps no references either (the CSV import finds
+    repeated ones in a temporary table), so memory does not grow with the rows.
     """
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, *, track_refs: bool = True) -> None:
         self.uow = uow
         self.forms = {f.key: f for f in uow.session.scalars(select(DataEntryForm))}
         self.errors: dict[str, Any] = {}
         self.refs: dict[str, str] = {}
+        self.track_refs = track_refs  # off: the caller finds repeated references itself
 
     def check(self, key: str, data: Any) -> Prepared | None:
         try:
@@ -237,7 +279,7 @@ class BatchChecker:
             self.errors[key] = exc.fields
             return None
         ref = item.values["external_ref"]
-        if ref is not None:
+        if ref is not None and self.track_refs:
             if ref in self.refs:
                 self.errors[key] = {"external_ref": [f"repeats row {self.refs[ref]}"]}
                 return None
@@ -359,7 +401,7 @@ def _insert(uow: UnitOfWork, items: list[Prepared], actor: Actor) -> list[NewTas
                 t.status.value,
                 t.external_ref,
                 Jsonb(t.payload),
-                Jsonb(t.flags),
+                Jsonb(t.flags) if t.flags else "[]",  # COPY reads the text as jsonb
                 t.dedupe_key,
                 t.requester,
                 t.defer_until,
@@ -386,7 +428,7 @@ def _insert(uow: UnitOfWork, items: list[Prepared], actor: Actor) -> list[NewTas
         tenant_slug,
         ("at", "actor", "action", "subject_type", "subject_id", "to_state", "data"),
         (
-            (now, actor.ref, "created", "task", t.id, Status.NEW.value, Jsonb({"type": t.type}))
+            (now, actor.ref, "created", "task", t.id, Status.NEW.value, _type_json(t.type))
             for t in tasks
         ),
     )
@@ -396,15 +438,26 @@ def _insert(uow: UnitOfWork, items: list[Prepared], actor: Actor) -> list[NewTas
     for task in tasks:
         by_kind.setdefault(task.kind.value, []).append(task.id)
     for kind, kind_ids in by_kind.items():
-        span = f"{kind_ids[0]}" if len(kind_ids) == 1 else f"{kind_ids[0]}-{kind_ids[-1]}"
-        uow.defer(
-            ROUTING_JOB,
-            queue=kind,
-            job_id=f"route-{uow.tenant}-{span}",
-            tenant=uow.tenant,
-            task_ids=kind_ids,
-        )
+        _route_after_commit(uow, kind, array("q", kind_ids))
     return tasks
+
+
+def _route_after_commit(uow: UnitOfWork, kind: str, ids: "array[int]") -> None:
+    """Queue the routing job of ``ids`` once the unit commits, as ``uow.defer`` does.
+
+    Until then the ids wait as a compact array (8 bytes each, not ~36 as a list of
+    ints): a 50,000-row CSV import holds 0.4 MB for them rather than 1.8 MB.
+    """
+    span = f"{ids[0]}" if len(ids) == 1 else f"{ids[0]}-{ids[-1]}"
+    tenant, dispatcher = uow.tenant, uow._dispatcher
+    deferred = partial(Deferred, ROUTING_JOB, kind, job_id=f"route-{tenant}-{span}")
+    uow.after_commit(lambda: dispatcher(deferred(kwargs={"tenant": tenant, "task_ids": list(ids)})))
+
+
+@cache
+def _type_json(type_name: str) -> str:
+    """An audit event's data ``{"type": ...}`` as JSON text, once per type."""
+    return json.dumps({"type": type_name})
 
 
 def _link_sources(uow: UnitOfWork, tasks: list[NewTask]) -> None:

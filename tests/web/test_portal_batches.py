@@ -5,8 +5,12 @@ import csv
 import io
 import re
 
+from sqlalchemy import update
+
 from bpo.core.uow import unit_of_work
-from tests.support.factories import ensure_form, task_count
+from bpo.work import csvio
+from bpo.work.models import DataEntryForm
+from tests.support.factories import W9, ensure_form, task_count
 from tests.support.helpers import csrf_token, login, unique
 
 
@@ -164,3 +168,43 @@ def test_another_tenant_cannot_confirm_or_see_an_upload(app, client, world):
             ).status_code
             == 404
         )
+
+
+def test_templates_are_empty_files_per_form_and_linked_from_home(alpha_client, world):
+    home = alpha_client.get(f"/portal/{world.alpha}/").get_data(as_text=True)
+    assert f'href="/portal/{world.alpha}/batches/new"' in home
+    page = alpha_client.get(f"/portal/{world.alpha}/batches/new").get_data(as_text=True)
+    assert "data_entry-w9-template.csv" in page
+    response = alpha_client.get(f"/portal/{world.alpha}/batches/template/data_entry.csv?form=w9")
+    assert response.status_code == 200
+    assert "data_entry-w9-template.csv" in response.headers["Content-Disposition"]
+    lines = response.get_data(as_text=True).splitlines()
+    assert len(lines) == 1 and lines[0].split(",")[-2:] == ["tin", "amount"]
+    invoices = alpha_client.get(f"/portal/{world.alpha}/batches/template/invoices.csv")
+    assert invoices.get_data(as_text=True).splitlines() == [",".join(csvio.INVOICES.columns)]
+    missing = alpha_client.get(f"/portal/{world.alpha}/batches/template/data_entry.csv?form=zz")
+    assert missing.status_code == 404
+
+
+def test_confirm_checks_again_and_shows_what_changed_since_the_preview(alpha_client, world):
+    ensure_form(world.alpha, {**W9, "key": "w9_gone", "name": "Gone soon"})
+    before = task_count(world.alpha)
+    html = _upload(alpha_client, world.alpha, "form,source_text\nw9_gone,scan\n").get_data(
+        as_text=True
+    )
+    action = re.search(r'action="([^"]+/confirm)"', html).group(1)
+    with unit_of_work(world.alpha) as uow:
+        uow.session.execute(
+            update(DataEntryForm).where(DataEntryForm.key == "w9_gone").values(active=False)
+        )
+    response = alpha_client.post(
+        action,
+        data={
+            "csrf_token": csrf_token(alpha_client, f"/portal/{world.alpha}/batches/new"),
+            "template": "data_entry",
+        },
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Nothing was created" in page and "<code>form</code>" in page
+    assert task_count(world.alpha) == before

@@ -19,7 +19,7 @@ from tests.support.helpers import unique
 CLIENT = Actor("client:1", "Boss")
 INVOICE_HEADER = (
     "external_ref,vendor,invoice_number,invoice_date,due_date,currency,"
-    "subtotal,tax,total,description,quantity,unit_price,tax_rate"
+    "subtotal,tax_total,total,description,quantity,unit_price,tax_rate"
 )
 
 
@@ -89,7 +89,7 @@ def test_cents_must_add_up(world, tmp_path):
     assert "subtotal" in error.fields["line 2"]
 
 
-@pytest.mark.parametrize("delimiter", [";", "\t"])
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
 def test_semicolons_tabs_and_a_bom_are_understood(world, tmp_path, delimiter):
     lines = [
         line.replace(",", delimiter)
@@ -187,8 +187,49 @@ def test_export_escapes_formulas_and_holds_only_this_tenants_tasks(world, tmp_pa
 def test_template_files_import_cleanly(world, tmp_path):
     ensure_form(world.alpha)
     for template in csvio.TEMPLATES.values():
-        text = csvio.template_csv(template, ["tin"] if template is csvio.DATA_ENTRY else None)
+        fields = ["tin"] if template is csvio.DATA_ENTRY else None
+        empty = csvio.template_csv(template, fields)
+        assert empty.count("\n") == 1 and "external_ref" in empty  # the header only
+        text = csvio.template_csv(template, fields, example=True)
         text = text.replace("AP-1001", unique("AP-")).replace("INV-1001", unique("INV-"))
         path = tmp_path / f"{template.name}.csv"
         path.write_text(text)
         assert run(world.alpha, path, template).created == 1
+
+
+def test_an_invoices_rows_must_agree_and_stay_together(world, tmp_path):
+    number = unique("INV-")
+    lines = invoice_lines(unique("r"), number)
+    lines[1] = lines[1].replace(f",{number},,,,", f",{number},2026-11-03,,,")  # another date
+    split = invoice_lines(unique("r"), unique("INV-"))
+    path = write(
+        tmp_path,
+        [INVOICE_HEADER, *lines, split[0], *invoice_lines(unique("r"), unique("INV-")), split[1]],
+    )
+    error = refused(world.alpha, path)
+    assert "invoice_date" in error.fields["line 3"]
+    assert "differs from the invoice's first row (line 2)" in str(error.fields["line 3"])
+    assert "already started at line 4" in str(error.fields["line 7"]["invoice_number"])
+
+
+def test_tax_total_errors_name_the_tax_total_column(world, tmp_path):
+    lines = invoice_lines(unique("r"), unique("INV-"))
+    lines[0] = lines[0].replace(",24.97,2.50,27.47,", ",24.97,2.49,27.46,")
+    error = refused(world.alpha, write(tmp_path, [INVOICE_HEADER, *lines]))
+    assert set(error.fields["line 2"]) == {"tax_total"}
+    assert "2.50" in str(error.fields["line 2"]["tax_total"])
+
+
+def test_the_preview_counts_references_already_submitted(world, tmp_path):
+    path = write(tmp_path, [INVOICE_HEADER, *invoice_lines(unique("r"), unique("INV-"))])
+    run(world.alpha, path)
+    with unit_of_work(world.alpha) as uow:
+        report = csvio.check_file(uow, path, csvio.INVOICES)
+    assert report.ok and (report.tasks, report.existing) == (1, 1)
+
+
+def test_a_nul_character_is_named_not_stored(world, tmp_path):
+    lines = invoice_lines(unique("r"), unique("INV-"))
+    lines[1] = lines[1].replace("Pens", "Pe\x00ns")
+    error = refused(world.alpha, write(tmp_path, [INVOICE_HEADER, *lines]))
+    assert "description: a NUL character" in str(error.fields["line 3"])

@@ -49,3 +49,23 @@ def test_unknown_tenant_is_a_clear_error(app, world, tmp_path):
         args=["tasks", "import", "--tenant", "nosuch", "--template", "data_entry", str(path)]
     )
     assert result.exit_code == 2 and "--tenant" in result.stderr
+
+
+def test_export_to_a_file_escapes_formulas_and_names_a_bad_status(app, world, tmp_path):
+    ensure_form(world.alpha)
+    ensure_form(world.beta)
+    runner = app.test_cli_runner()
+    for tenant, title in ((world.alpha, "=1+2"), (world.beta, unique("beta-only-"))):
+        path = tmp_path / f"{tenant}.csv"
+        path.write_text(f'title,form,source_text\n"{title}",w9,scan\n')
+        result = runner.invoke(
+            args=["tasks", "import", "--tenant", tenant, "--template", "data_entry", str(path)]
+        )
+        assert result.exit_code == 0, result.stderr
+    out = tmp_path / "out.csv"
+    result = runner.invoke(args=["tasks", "export", "--tenant", world.alpha, "-o", str(out)])
+    assert result.exit_code == 0 and "task(s) exported" in result.stderr
+    text = out.read_text()
+    assert ",'=1+2," in text and "beta-only-" not in text
+    bad = runner.invoke(args=["tasks", "export", "--tenant", world.alpha, "--status", "bogus"])
+    assert bad.exit_code == 2 and "--status" in bad.stderr

@@ -9,6 +9,7 @@ another user can confirm it.
 import re
 import secrets
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bpo.core.actors import Actor
 from bpo.core.errors import NotFound, ValidationFailed
@@ -36,12 +38,51 @@ from bpo.work import csvio, services
 from bpo.work.models import DataEntryForm
 
 TOKEN = re.compile(r"[0-9a-f]{32}")
+KEEP_UPLOADS_S = 24 * 3600  # a checked file not confirmed within a day is removed
 
 
 def _upload_dir() -> Path:
     root = Path(current_app.config["BPO_INSTANCE_DIR"]) / "uploads" / f"tenant_{g.tenant.slug}"
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+def _remove_stale(root: Path) -> None:
+    cutoff = time.time() - KEEP_UPLOADS_S
+    for old in root.glob("*.csv"):
+        try:
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+        except OSError:  # another request removed it first
+            pass
+
+
+def _active_forms() -> list[DataEntryForm]:
+    return list(
+        request_uow().session.scalars(
+            select(DataEntryForm).where(DataEntryForm.active).order_by(DataEntryForm.name)
+        )
+    )
+
+
+def _new_page(error: ValidationFailed | None = None, status: int = 200) -> ResponseReturnValue:
+    forms = _active_forms()
+    examples = {
+        t.name: csvio.template_csv(
+            t,
+            [s["name"] for s in forms[0].fields] if forms and t is csvio.DATA_ENTRY else None,
+            example=True,
+        )
+        for t in csvio.TEMPLATES.values()
+    }
+    return render_template(
+        "portal/batches/new.html",
+        tenant=g.tenant,
+        templates=csvio.TEMPLATES.values(),
+        forms=forms,
+        examples=examples,
+        error=error,
+    ), status
 
 
 def _upload_path(token: str) -> Path:
@@ -63,9 +104,7 @@ def _template(name: str | None) -> csvio.Template:
 @portal.get("/batches/new")
 @client_required
 def new_batch() -> ResponseReturnValue:
-    return render_template(
-        "portal/batches/new.html", tenant=g.tenant, templates=csvio.TEMPLATES.values(), error=None
-    )
+    return _new_page()
 
 
 @portal.post("/batches/new")
@@ -77,26 +116,27 @@ def upload_batch() -> ResponseReturnValue:
         if upload is None or not upload.filename:
             raise ValidationFailed("choose a CSV file", fields={"file": ["choose a file"]})
     except ValidationFailed as exc:
-        return render_template(
-            "portal/batches/new.html",
-            tenant=g.tenant,
-            templates=csvio.TEMPLATES.values(),
-            error=exc,
-        ), 400
+        return _new_page(exc, 400)
+    root = _upload_dir()
+    _remove_stale(root)
     token = secrets.token_hex(16)
-    path = _upload_dir() / f"{current_user.user.id}-{token}.csv"
+    path = root / f"{current_user.user.id}-{token}.csv"
     with path.open("wb") as out:
         shutil.copyfileobj(upload.stream, out, 1 << 16)
     report = csvio.check_file(request_uow(), path, template)
     if not report.ok:
         path.unlink(missing_ok=True)
+    return _preview(report, token, upload.filename), 200 if report.ok else 400
+
+
+def _preview(report: csvio.Report, token: str, filename: str) -> str:
     return render_template(
         "portal/batches/preview.html",
         tenant=g.tenant,
         report=report,
         token=token,
-        filename=upload.filename,
-    ), 200 if report.ok else 400
+        filename=filename,
+    )
 
 
 @portal.post("/batches/<token>/confirm")
@@ -105,8 +145,30 @@ def confirm_batch(token: str) -> ResponseReturnValue:
     path = _upload_path(token)
     template = _template(request.form.get("template"))
     user = current_user.user
-    counts = csvio.import_file(request_uow(), path, template, Actor(f"client:{user.id}", user.name))
-    path.unlink(missing_ok=True)
+    uow = request_uow()
+    # Checked again: the tenant's forms or tasks may have changed since the preview.
+    report = csvio.check_file(uow, path, template)
+    if not report.ok:
+        path.unlink(missing_ok=True)
+        return _preview(report, token, "the file"), 400
+    try:
+        counts = csvio.import_after_check(
+            uow, path, template, Actor(f"client:{user.id}", user.name)
+        )
+    except IntegrityError:
+        # Another submission took some of these references between the check and now.
+        uow.rollback()
+        report.problems.append(
+            csvio.Problem(
+                None,
+                "external_ref",
+                "some of these references were submitted meanwhile by someone else;"
+                " nothing was created: upload the file again to see which",
+            )
+        )
+        path.unlink(missing_ok=True)
+        return _preview(report, token, "the file"), 409
+    uow.after_commit(lambda: path.unlink(missing_ok=True))
     flash(
         f"{counts.created} task(s) created from the file"
         + (f"; {counts.existing} were there already" if counts.existing else "")
@@ -123,15 +185,20 @@ def batch_template(name: str) -> ResponseReturnValue:
     if template is None:
         raise NotFound(f"There is no template {name!r}.")
     fields: list[str] = []
+    filename = f"{name}-template.csv"
     if template is csvio.DATA_ENTRY:
-        form = request_uow().session.scalar(
-            select(DataEntryForm).where(DataEntryForm.active).order_by(DataEntryForm.id)
-        )
-        fields = [spec["name"] for spec in form.fields] if form else []
+        forms = {form.key: form for form in _active_forms()}
+        key = request.args.get("form")
+        if key is not None and key not in forms:
+            raise NotFound(f"There is no active form {key!r}.")
+        form = forms[key] if key is not None else next(iter(forms.values()), None)
+        if form is not None:
+            fields = [spec["name"] for spec in form.fields]
+            filename = f"{name}-{form.key}-template.csv"
     return Response(
         csvio.template_csv(template, fields),
         mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename={name}-template.csv"},
+        headers={"Content-Disposition": f"attachment; filename={filename}"},
     )
 
 
