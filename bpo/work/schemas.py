@@ -123,13 +123,16 @@ class CancelArgs(Schema):
     reason = fields.String(validate=validate.Length(max=500))
 
 
+BATCH_MAX = 50_000  # tasks in one batch
+
+
 class BatchArgs(Schema):
     """A batch of tasks: all are created, or none."""
 
     tasks = fields.List(
         fields.Dict(),  # each is checked as a task by the intake service
         required=True,
-        validate=validate.Length(min=1, max=50_000),
+        validate=validate.Length(min=1, max=BATCH_MAX),
     )
 
 

@@ -10,7 +10,10 @@ batch, keyed by row index). Nothing is written either way: the request's unit of
 work commits only below 400, and only then are the routing jobs enqueued.
 """
 
+import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import jsonify, request, url_for
@@ -24,10 +27,11 @@ from bpo.core.uow import UnitOfWork, request_uow
 from bpo.web.errors import render_error
 from bpo.web.files import send_task_file
 from bpo.work import attachments, services
+from bpo.work.models import Task
 from bpo.work.schemas import (
+    BATCH_MAX,
     AttachmentSchema,
     BatchArgs,
-    BatchResultSchema,
     CancelArgs,
     HistoryEventSchema,
     MessageArgs,
@@ -164,9 +168,15 @@ def create_task() -> ResponseReturnValue:
 @api_v1.post("/tasks/batch")
 def create_batch() -> ResponseReturnValue:
     actor = _actor()
-    uow = request_uow()
+    with collector_paused():
+        # In a function of its own: the batch's objects are freed when it returns,
+        # before the collector resumes, so it does not traverse them even once.
+        return _create_batch(request_uow(), actor)
+
+
+def _create_batch(uow: UnitOfWork, actor: Actor) -> ResponseReturnValue:
     data = json_body(check_nul=False)
-    errors = _batch_errors(uow, data)
+    errors = None if _plain_batch(data) else _batch_errors(uow, data)
     if errors:
         rows = sum(key.isdigit() for key in errors)
         raise ValidationFailed(
@@ -174,12 +184,58 @@ def create_batch() -> ResponseReturnValue:
             fields=errors,
         )
     result = services.create_batch(uow, data["tasks"], actor)
-    body = {
+    return jsonify(batch_result(result)), 201 if result.created else 200
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the duration of a batch.
+
+    A batch of 10,000 tasks allocates about a million containers (the decoded rows,
+    their loaded and stored payloads, the rows written) that all live until the
+    response: the collector would traverse them again and again (a fifth of the
+    request's time at 10,000 rows) without finding garbage, since none of it is
+    cyclic. Reference counting still frees everything as usual; the collector runs
+    as normal afterwards. Requests that found it already paused leave it paused.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _plain_batch(data: dict[str, Any]) -> bool:
+    """True when ``BatchArgs().load(data)`` would accept ``data`` (a test holds them equal).
+
+    A shortcut for the common case: the schema copies each of up to 50,000 rows to
+    check it is an object. Anything else is left to :func:`_batch_errors`, which also
+    names rows holding NUL characters (so a body with an escaped NUL is never plain).
+    """
+    tasks = data.get("tasks")
+    return (
+        data.keys() == {"tasks"}
+        and type(tasks) is list
+        and 1 <= len(tasks) <= BATCH_MAX
+        and all(type(row) is dict for row in tasks)
+        and NUL_ESCAPE not in request.get_data(cache=True)
+    )
+
+
+def batch_result(result: services.BatchResult) -> dict[str, Any]:
+    """``BatchResultSchema().dump`` of a batch's result (a test holds them equal), built
+    directly: marshmallow's dump costs 10 µs a task, a tenth of a large batch's time."""
+    items: list[services.NewTask | Task] = [*result.created, *result.existing]
+    return {
         "created": len(result.created),
         "existing": len(result.existing),
-        "items": result.created + result.existing,
+        "items": [
+            {"id": t.id, "external_ref": t.external_ref, "status": t.status.value} for t in items
+        ],
     }
-    return jsonify(BatchResultSchema().dump(body)), 201 if result.created else 200
 
 
 def _batch_errors(uow: UnitOfWork, data: dict[str, Any]) -> dict[str, Any]:
