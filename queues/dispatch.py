@@ -2,17 +2,23 @@
 
 import contextlib
 
-from rq import Retry
+from rq import Callback, Retry
 from rq.exceptions import DuplicateJobError
 
 from bpo.core.uow import Deferred
 from queues.connection import FAILURE_TTL, RESULT_TTL, get_queue
 
 RETRY = Retry(max=3, interval=[5, 30, 120])
+# Retries spent: the job's tasks go to `exception` with the error (see the callback).
+ON_FAILURE = Callback("queues.jobs.routing.on_failure")
 
 
 def enqueue(deferred: Deferred) -> None:
-    """Enqueue ``deferred``; a job id already queued is left as it is (at most once)."""
+    """Enqueue ``deferred``; a job id already waiting is left as it is (at most once).
+
+    A job with an id keeps no result (``result_ttl=0``), so the id guards against
+    duplicates only while the job waits or runs, never against the next run.
+    """
     queue = get_queue(deferred.queue)
     with contextlib.suppress(DuplicateJobError):
         queue.enqueue(
@@ -21,6 +27,7 @@ def enqueue(deferred: Deferred) -> None:
             job_id=deferred.job_id,
             unique=deferred.job_id is not None,
             retry=RETRY,
-            result_ttl=RESULT_TTL,
+            on_failure=ON_FAILURE,
+            result_ttl=0 if deferred.job_id is not None else RESULT_TTL,
             failure_ttl=FAILURE_TTL,
         )

@@ -33,6 +33,9 @@ class Periodic:
 
 PERIODIC: tuple[Periodic, ...] = (
     Periodic("housekeeping", "queues.jobs.maintenance.housekeeping", names.DEFAULT, 300),
+    # Overdue dispatch, expired leases, skills timeouts, idle agents with room; and
+    # the rebuild of all dispatch state after Redis lost its data.
+    Periodic("reconcile", "queues.jobs.routing.reconcile", names.DEFAULT, 30),
 )
 
 

@@ -3,7 +3,15 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tenants.db import SharedModel, TenantModel, bigint_pk, portable_enum, utcnow
@@ -73,6 +81,8 @@ class StaffMembership(SharedModel):
     staff_id: Mapped[int] = mapped_column(ForeignKey(StaffUser.id, ondelete="CASCADE"))
     tenant_id: Mapped[int] = mapped_column(ForeignKey(Tenant.id, ondelete="CASCADE"), index=True)
     role: Mapped[MembershipRole] = mapped_column(portable_enum(MembershipRole, "membership_role"))
+    # An agent in the tenant's overflow group takes work nobody qualified took in time.
+    overflow: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     staff: Mapped[StaffUser] = relationship(back_populates="memberships")

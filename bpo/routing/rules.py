@@ -4,8 +4,10 @@ Push (the routing job) and pull ("next task") both decide with these, so an agen
 never receives by one path what the other would refuse:
 
 * an agent **may** take a task when they serve its tenant, are online and on shift,
-  hold every required skill at the required level, and have spare capacity for its
-  weight in its kind of work (assigned, in-progress and waiting tasks all count);
+  have not declined it before, hold every required skill at the required level (or
+  the task is past its skills timeout and they are in the tenant's overflow group),
+  and have spare capacity for its weight in its kind of work (assigned, in-progress
+  and waiting tasks all count);
 * among those who may, the task goes to the one with the **most spare capacity**,
   then the one **longest since their last assignment** (never assigned: first);
 * an agent with room is filled **most urgent first**: SLA due soonest (none: last),
@@ -36,6 +38,7 @@ class Agent:
     capacity: Mapping[str, int]  # kind of work -> weighted units
     load: Mapping[str, int] = field(default_factory=dict)  # kind -> units in use
     last_assigned_at: datetime | None = None
+    overflow_tenants: frozenset[int] = frozenset()  # tenants whose overflow group they are in
 
     def spare(self, kind: str) -> int:
         return self.capacity.get(kind, 0) - self.load.get(kind, 0)
@@ -58,6 +61,33 @@ class Work:
     priority_rank: int  # higher is more urgent
     created_at: datetime
     sla_due_at: datetime | None = None
+    overflow: bool = False  # past the skills timeout
+    declined_by: frozenset[int] = frozenset()
+
+
+URGENT_RANK = 3  # Priority.URGENT.rank; urgent work asks one skill level more
+
+
+def required_skills(task_type: str, base_level: int, priority_rank: int) -> dict[str, int]:
+    """The skills a task needs: its own type at the type's level, one more if urgent."""
+    bump = 1 if priority_rank >= URGENT_RANK else 0
+    return {task_type: min(5, base_level + bump)}
+
+
+def required_tokens(required: Mapping[str, int]) -> list[str]:
+    """``required`` as the work index stores it: ``["<skill>@<level>", ...]``."""
+    return sorted(f"{skill}@{level}" for skill, level in required.items())
+
+
+def skill_tokens(skills: Mapping[str, int]) -> list[str]:
+    """Every token an agent's skills satisfy: level 3 satisfies ``@1``, ``@2`` and ``@3``.
+
+    A task's required tokens contained in these (PostgreSQL's ``<@``) is exactly
+    "every required skill at the required level", so SQL and :func:`refusal` agree.
+    """
+    return sorted(
+        f"{skill}@{level}" for skill, top in skills.items() for level in range(1, top + 1)
+    )
 
 
 def refusal(agent: Agent, work: Work) -> str | None:
@@ -68,9 +98,12 @@ def refusal(agent: Agent, work: Work) -> str | None:
         return f"is {agent.presence.value}"
     if not agent.on_shift:
         return "is not on shift"
-    for skill, level in work.required.items():
-        if agent.skills.get(skill, 0) < level:
-            return f"needs {skill} at level {level}"
+    if agent.id in work.declined_by:
+        return "declined it before"
+    if not (work.overflow and work.tenant_id in agent.overflow_tenants):
+        for skill, level in work.required.items():
+            if agent.skills.get(skill, 0) < level:
+                return f"needs {skill} at level {level}"
     if agent.spare(work.kind) < work.weight:
         return "has no spare capacity for it"
     return None

@@ -5,14 +5,17 @@ in the same transaction as the task it describes.
 """
 
 from datetime import timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bpo.core.uow import UnitOfWork
+from bpo.routing import rules
 from bpo.work.models import Task, WorkItem
 from bpo.work.states import Status
+from bpo.work.types import TYPES
 from tenants.binding import copy_rows
 
 if TYPE_CHECKING:
@@ -41,6 +44,7 @@ ADD_COLUMNS = (
     "kind",
     "type",
     "required_skills",
+    "weight",
     "priority_rank",
     "state",
     "sla_due_at",
@@ -68,7 +72,8 @@ def add(session: Session, tenant: int, tasks: "list[NewTask]") -> None:
                 task.id,
                 task.kind.value,
                 task.type,
-                "{" + task.type + "}",  # a varchar[] of one type name (letters, . and _)
+                _skills_literal(task.type, task.priority.rank),
+                TYPES[task.type].weight,
                 task.priority.rank,
                 task.status.value,
                 task.sla_due_at,
@@ -82,8 +87,29 @@ def add(session: Session, tenant: int, tasks: "list[NewTask]") -> None:
     )
 
 
-def update_state(session: Session, tenant: int, task: Task, *, dispatched: bool = False) -> None:
-    """Mirror the task's status; closed tasks leave the index."""
+@cache
+def required_tokens(type_name: str, priority_rank: int) -> list[str]:
+    """The skill tokens a task of this type and priority needs (see the routing rules)."""
+    level = TYPES[type_name].skill_level
+    return rules.required_tokens(rules.required_skills(type_name, level, priority_rank))
+
+
+@cache
+def _skills_literal(type_name: str, priority_rank: int) -> str:
+    """:func:`required_tokens` as COPY's text for a varchar[] (letters, digits, . _ @)."""
+    return "{" + ",".join(required_tokens(type_name, priority_rank)) + "}"
+
+
+def update_state(
+    session: Session,
+    tenant: int,
+    task: Task,
+    *,
+    dispatched: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Mirror the task's status (plus any ``extra`` index columns); closed tasks leave
+    the index."""
     key = (WorkItem.tenant_id == tenant, WorkItem.task_id == task.id)
     if not task.status.is_open:
         session.execute(delete(WorkItem).where(*key))
@@ -91,8 +117,10 @@ def update_state(session: Session, tenant: int, task: Task, *, dispatched: bool 
     values: dict[str, Any] = {
         "state": task.status,
         "priority_rank": task.priority.rank,
+        "required_skills": required_tokens(task.type, task.priority.rank),
         "sla_due_at": task.sla_due_at,
         "updated_at": utcnow(),
+        **(extra or {}),
     }
     if dispatched:
         values["dispatch_due_at"] = None

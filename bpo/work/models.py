@@ -11,6 +11,8 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Text,
+    false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -47,6 +49,10 @@ class Task(TenantModel):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None]
+    # The agent working it or who last did (a staff id; no foreign key across schemas).
+    assignee_id: Mapped[int | None] = mapped_column(BigInteger)
+    # What the agent handed in: keyed values, the checked invoice, notes (per type).
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     messages: Mapped[list["TaskMessage"]] = relationship(
         back_populates="task", order_by="TaskMessage.id", lazy="selectin"
@@ -120,13 +126,27 @@ class WorkItem(SharedModel):
             postgresql_where="dispatch_due_at IS NOT NULL",
         ),
         Index("ix_work_items_claim", "state", "kind", "sla_due_at", "priority_rank", "created_at"),
+        # The pool in claim order (most urgent first): a claim reads it from the front.
+        Index(
+            "ix_work_items_pool",
+            "sla_due_at",
+            text("priority_rank DESC"),
+            "created_at",
+            "task_id",
+            postgresql_where=text("state = 'queued'"),
+        ),
+        Index("ix_work_items_assignee", "assignee_id", postgresql_where="assignee_id IS NOT NULL"),
+        Index("ix_work_items_lease", "lease_until", postgresql_where="lease_until IS NOT NULL"),
     )
 
     tenant_id: Mapped[int] = mapped_column(ForeignKey("bpo.tenants.id", ondelete="CASCADE"))
     task_id: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[Kind] = mapped_column(portable_enum(Kind, "work_kind"))
     type: Mapped[str] = mapped_column(String(64))
+    # Skill tokens "<skill>@<level>" (see bpo.routing.rules.required_tokens): an agent
+    # qualifies when these are contained in the tokens of their own skills.
     required_skills: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
+    weight: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     priority_rank: Mapped[int] = mapped_column(Integer)
     state: Mapped[Status] = mapped_column(portable_enum(Status, "work_state"))
     assignee_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -134,6 +154,39 @@ class WorkItem(SharedModel):
     sla_due_at: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None]
     dispatch_due_at: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    queued_at: Mapped[datetime | None]  # entered the pool (for the skills timeout)
+    assigned_at: Mapped[datetime | None]
+    # Assigned by a supervisor beyond the agent's capacity.
+    over_capacity: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Past the skills timeout: the tenant's overflow group may take it whatever its skills.
+    overflow: Mapped[bool] = mapped_column(default=False, server_default=false())
+    declined_by: Mapped[list[int]] = mapped_column(
+        ARRAY(BigInteger), default=list, server_default="{}"
+    )
+    last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WorkSession(SharedModel):
+    """A stretch of time an agent spent on a task: handle time, recorded by itself.
+
+    Opened when the agent starts or resumes a task, closed when they pause, hand
+    in, decline or lose it. No client content: supervisors read occupancy from it.
+    """
+
+    __tablename__ = "work_sessions"
+    __table_args__ = (
+        Index("ix_work_sessions_agent_started", "agent_id", "started_at"),
+        Index("ix_work_sessions_task", "tenant_id", "task_id"),
+        Index("ix_work_sessions_open", "agent_id", postgresql_where="ended_at IS NULL"),
+    )
+
+    id: Mapped[int] = bigint_pk()
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("bpo.tenants.id", ondelete="CASCADE"))
+    task_id: Mapped[int] = mapped_column(BigInteger)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("bpo.staff_users.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(20))  # pause | hand_in | decline | ...

@@ -71,7 +71,9 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     ),
     Status.WAITING_ON_CLIENT: frozenset({Status.IN_PROGRESS, Status.CANCELLED, Status.EXCEPTION}),
     Status.IN_REVIEW: frozenset({Status.DONE, Status.REJECTED, Status.EXCEPTION}),
-    Status.REJECTED: frozenset({Status.IN_PROGRESS, Status.CANCELLED, Status.EXCEPTION}),
+    Status.REJECTED: frozenset(
+        {Status.IN_PROGRESS, Status.QUEUED, Status.CANCELLED, Status.EXCEPTION}
+    ),
     Status.EXCEPTION: frozenset({Status.QUEUED, Status.CANCELLED}),
     Status.DONE: frozenset(),
     Status.CANCELLED: frozenset(),

@@ -26,6 +26,7 @@ class TaskType:
     weight: int  # capacity units an agent spends on it
     default_title: Callable[[dict[str, Any]], str]
     dedupe_key: Callable[[dict[str, Any]], str] | None = None
+    skill_level: int = 1  # the level of skill in this type an agent needs to take it
 
 
 TYPES: dict[str, TaskType] = {
@@ -55,6 +56,7 @@ TYPES: dict[str, TaskType] = {
             BankReconciliationPayload(),
             4,
             lambda p: f"Reconcile {p['account']} {p['period_start']} to {p['period_end']}",
+            skill_level=2,
         ),
         TaskType(
             "accounting.journal_entry",

@@ -65,8 +65,8 @@ def test_routing_twice_changes_nothing(app, world):
         task_id = services.create_task(uow, ticket_task(), CLIENT).task.id
     from queues.jobs.routing import route_task
 
-    assert route_task(world.alpha, task_id) is True
-    assert route_task(world.alpha, task_id) is False
+    assert route_task(world.alpha, task_id)["queued"] == 1
+    assert route_task(world.alpha, task_id)["queued"] == 0
     with unit_of_work(world.alpha) as uow:
         transitions = uow.session.scalar(
             select(func.count())
