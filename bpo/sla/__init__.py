@@ -1,0 +1,1 @@
+"""SLAs: business-time arithmetic (engine.py, pure), policies, clocks and events."""
