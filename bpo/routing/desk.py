@@ -24,6 +24,7 @@ from bpo.identity.models import StaffUser
 from bpo.routing import router
 from bpo.routing.rules import Presence
 from bpo.routing.services import Claimed, agent, claim_next, end_work_sessions, give_back
+from bpo.sla import services as sla
 from bpo.work import index
 from bpo.work.models import Task, TaskMessage, WorkItem, WorkSession
 from bpo.work.services import transition
@@ -301,7 +302,7 @@ def start(uow: UnitOfWork, staff: StaffUser, task_id: int) -> Task:
     return task
 
 
-def _require_in_progress(task: Task) -> None:
+def require_in_progress(task: Task) -> None:
     if task.status is not Status.IN_PROGRESS:
         raise Conflict(
             f"start the task first: it is {task.status.label}",
@@ -329,7 +330,7 @@ def reply(
 ) -> TaskMessage:
     """A public reply the client sees, or an internal note only staff see."""
     task, _ = held_task(uow, staff, task_id)
-    _require_in_progress(task)
+    require_in_progress(task)
     message = TaskMessage(
         task=task,
         visibility="internal_note" if internal else "public_reply",
@@ -339,6 +340,7 @@ def reply(
     )
     uow.session.add(message)
     uow.session.flush()
+    sla.on_message(uow, task, message.visibility, message.created_at or utcnow())
     return message
 
 
@@ -346,7 +348,7 @@ def ask_client(uow: UnitOfWork, staff: StaffUser, task_id: int, question: Any) -
     """Pause as waiting on the client: the question appears in the portal, and the
     client's answer resumes the task (``add_client_message``)."""
     task, _ = held_task(uow, staff, task_id)
-    _require_in_progress(task)
+    require_in_progress(task)
     body = _clean_text(question, "question")
     uow.session.add(
         TaskMessage(
@@ -357,6 +359,7 @@ def ask_client(uow: UnitOfWork, staff: StaffUser, task_id: int, question: Any) -
             body=body,
         )
     )
+    sla.on_message(uow, task, "public_reply", utcnow())  # a question is a response too
     transition(uow, task, Status.WAITING_ON_CLIENT, actor_of(staff), "asked the client")
     _close_session(uow, task, "pause", utcnow())
     return task
@@ -366,7 +369,7 @@ def hand_in(uow: UnitOfWork, staff: StaffUser, task_id: int, result: dict[str, A
     """Hand in the work: ``result`` (already validated for the task's type) is kept
     on the task, which goes to review; the automated review follows after commit."""
     task, _ = held_task(uow, staff, task_id)
-    _require_in_progress(task)
+    require_in_progress(task)
     now = utcnow()
     task.result = {**result, "handed_in_at": now.isoformat(), "by": f"staff:{staff.id}"}
     transition(uow, task, Status.IN_REVIEW, actor_of(staff), "handed in")

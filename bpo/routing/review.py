@@ -55,7 +55,7 @@ class CheckedInvoice(InvoicePayload):
 
 class InvoiceResult(Schema):
     invoice = fields.Nested(CheckedInvoice, required=True)
-    gl_account = fields.String(validate=GL_ACCOUNT, load_default=None)
+    gl_account = fields.String(validate=GL_ACCOUNT, load_default=None, allow_none=True)
     duplicate_checked = fields.Boolean(load_default=False)
 
 
@@ -74,7 +74,8 @@ class JournalResult(Schema):
 
 
 class TicketResult(Schema):
-    resolution = text(2000, required=False)
+    resolution = fields.String(validate=validate.Length(max=2000), load_default="")
+    resolved = fields.Boolean(load_default=True)
 
 
 INVOICE, RECONCILIATION, JOURNAL, TICKET = (
@@ -91,7 +92,9 @@ def _load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
         loaded: dict[str, Any] = schema.load(data)
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        raise ValidationFailed("the work has errors", fields=messages) from None
+        raise ValidationFailed(
+            "the work has errors: see the marked fields", fields=messages
+        ) from None
     return loaded
 
 
@@ -103,10 +106,33 @@ def check_result(session: Session, task: Task, result: Any) -> dict[str, Any]:
     """The valid, JSON-safe result of ``task`` from ``result``; ValidationFailed
     names each bad field (paths as the work forms post them)."""
     data = {k: v for k, v in (result if isinstance(result, dict) else {}).items() if k not in META}
+    nul = _nul_paths(data)
+    if nul:
+        # PostgreSQL cannot store NUL in text or JSONB: refuse it by name, never a 500.
+        raise _fail(
+            "the work holds a NUL character", {p: ["remove the NUL character"] for p in nul}
+        )
     checker = CHECKERS.get(task.type)
     if checker is None:
         raise _fail(f"no work form for {task.type}", {"type": ["unknown"]})
     return json_safe(checker(session, task, data))
+
+
+def _nul_paths(value: Any, path: str = "") -> list[str]:
+    """Dotted paths (as the forms name inputs) of every string holding a NUL."""
+    if isinstance(value, str):
+        return [path or "_schema"] if "\x00" in value else []
+    if isinstance(value, dict):
+        children = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, list | tuple):
+        children = [(str(i), v) for i, v in enumerate(value)]
+    else:
+        return []
+    found: list[str] = []
+    for key, child in children:
+        here = f"{path}.{key}" if path else key
+        found += [here] if "\x00" in key else _nul_paths(child, here)
+    return found
 
 
 def _record(session: Session, task: Task, data: dict[str, Any]) -> dict[str, Any]:
@@ -119,7 +145,9 @@ def _record(session: Session, task: Task, data: dict[str, Any]) -> dict[str, Any
     try:
         return {"values": validate_values(form.fields, values)}
     except ValidationError as exc:
-        raise _fail("some values are not valid", {"values": exc.messages}) from None
+        raise _fail(
+            "some values are not valid: see the marked fields", {"values": exc.messages}
+        ) from None
 
 
 def _invoice(session: Session, task: Task, data: dict[str, Any]) -> dict[str, Any]:
@@ -156,11 +184,16 @@ def _reconciliation(session: Session, task: Task, data: dict[str, Any]) -> dict[
 
 
 def _journal(session: Session, task: Task, data: dict[str, Any]) -> dict[str, Any]:
-    loaded = _load(JOURNAL, data)
-    if not loaded["balanced_confirmed"]:
-        raise _fail(
-            "confirm the lines balance", {"balanced_confirmed": ["confirm debits equal credits"]}
-        )
+    problems: dict[str, Any] = {}
+    try:
+        loaded: dict[str, Any] = JOURNAL.load(data)
+    except ValidationError as exc:
+        problems = dict(exc.messages) if isinstance(exc.messages, dict) else {}
+        loaded = {"balanced_confirmed": data.get("balanced_confirmed") in ("true", True)}
+    if not loaded.get("balanced_confirmed"):
+        problems.setdefault("balanced_confirmed", ["confirm debits equal credits"])
+    if problems:
+        raise _fail("the entry is not ready to post", problems)
     try:
         JournalEntryPayload().load(task.payload)  # still balanced to the cent
     except ValidationError as exc:
@@ -174,7 +207,7 @@ def _ticket(session: Session, task: Task, data: dict[str, Any]) -> dict[str, Any
         raise _fail(
             "reply to the customer before resolving", {"reply": ["send a public reply first"]}
         )
-    return {"resolution": loaded.get("resolution") or "", "resolved": True}
+    return {"resolution": loaded["resolution"].strip(), "resolved": True}
 
 
 CHECKERS = {
