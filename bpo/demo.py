@@ -1,7 +1,8 @@
 """Demo data for ``make run``: staff, three tenants, two client users each.
 
-Seeding runs once: it does nothing if the demo admin already exists. Later
-features extend it with demo work of every kind.
+Seeding runs once: it does nothing if the demo admin already exists. The demo
+agents have distinct skills, capacities, shifts and tenants, and are set online
+at every start so the demo work is routed to them.
 """
 
 from dataclasses import dataclass
@@ -107,6 +108,7 @@ def client_logins(tenant: DemoTenant) -> tuple[tuple[str, str, ClientRole], ...]
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+ALL_DAYS = (*WEEKDAYS, "sat", "sun")
 
 
 def _week(start: str, end: str, days: tuple[str, ...] = WEEKDAYS) -> list[dict[str, str]]:
@@ -140,26 +142,47 @@ PROFILES: dict[str, dict[str, Any]] = {
         "capacity": {"accounting": 12},
         "shifts": _week("10:00", "19:00"),
     },
+    # Erin (Sydney) and Femi (Lagos) between them cover every hour of every day, DST
+    # included: Erin 07:00-21:00 Sydney is 20:00/21:00-10:00/11:00 UTC, Femi 09:00-22:00
+    # Lagos is 08:00-21:00 UTC. So the demo always has someone to route work to.
     "erin.agent@bpo.example": {
         "skills": {"support.ticket": 4},
         "capacity": {"support": 5},
-        "shifts": _week("22:00", "06:00", ("sun", "mon", "tue", "wed", "thu")),  # nights
+        "shifts": _week("07:00", "21:00", ALL_DAYS),
     },
     "femi.agent@bpo.example": {
         "skills": {name: 3 for name in TYPES},
         "capacity": {"data_entry": 4, "accounting": 4, "support": 4},
-        "shifts": _week("08:00", "20:00", ("mon", "tue", "wed", "thu", "fri", "sat", "sun")),
+        "shifts": _week("09:00", "22:00", ALL_DAYS),
     },
 }
 
 
 def seed() -> bool:
-    """Create the demo people and work unless present; returns whether anything was created."""
+    """Create the demo people and work unless present; returns whether anything was created.
+
+    The demo agents are set online on every call (``bpo up`` calls it at each start)
+    before any work is seeded, so the routing jobs queued after the work's commit,
+    run by the workers ``bpo up`` starts next, find them; on later starts the
+    reconciler's fill step hands them what waits in the pool.
+    """
     created = _seed_people()
     created = _seed_profiles() or created
+    _set_agents_online()
     for tenant in TENANTS:
         created = _seed_work(tenant) or created
     return created
+
+
+def _set_agents_online() -> None:
+    """Demo agents online now (they turn away by themselves when nobody uses them)."""
+    from bpo.routing.rules import Presence
+    from bpo.workforce.services import set_presence
+
+    with unit_of_work() as uow:
+        agents = uow.session.scalars(select(StaffUser).where(StaffUser.email.in_(PROFILES)))
+        for staff in agents:
+            set_presence(uow.session, staff, Presence.ONLINE)
 
 
 def _seed_profiles() -> bool:
@@ -227,8 +250,11 @@ def _seed_people() -> bool:
 def login_summary(base_url: str) -> str:
     """The demo logins, as printed by ``bpo up``."""
     lines = [f"Staff sign-in: {base_url}/login   (password for every demo login: {DEMO_PASSWORD})"]
-    for email, name, staff_role, _tz, _serves in STAFF:
-        lines.append(f"  {staff_role.value:<10} {email:<32} {name}")
+    for email, name, staff_role, timezone, serves in STAFF:
+        line = f"  {staff_role.value:<10} {email:<32} {name}"
+        if staff_role is StaffRole.AGENT:
+            line = f"{line:<66} {timezone}, serves {', '.join(sorted(serves))}"
+        lines.append(line)
     for tenant in TENANTS:
         lines.append(f"Client portal {tenant.name}: {base_url}/portal/{tenant.slug}/login")
         for email, _name, client_role in client_logins(tenant):

@@ -3,7 +3,7 @@
 import click
 from flask.cli import with_appcontext
 from rq import Worker
-from rq.registry import FailedJobRegistry
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.serializers import JSONSerializer
 
 from queues import names
@@ -45,12 +45,46 @@ def scheduler(tick: float) -> None:
 @queues_cli.command("info")
 @with_appcontext
 def info() -> None:
-    """Depth, workers and failed jobs per queue."""
+    """Per queue: jobs queued, started, scheduled, deferred, failed, and workers."""
     connection = redis_connection()
     workers = Worker.all(connection=connection)
-    click.echo(f"{'queue':<12} {'queued':>7} {'failed':>7} {'workers':>8}")
+    columns = ("queued", "started", "scheduled", "deferred", "failed", "workers")
+    click.echo(f"{'queue':<12}" + "".join(f" {c:>9}" for c in columns))
     for name in names.ALL:
         queue = get_queue(name)
-        failed = FailedJobRegistry(queue=queue).count
-        serving = sum(1 for w in workers if name in w.queue_names())
-        click.echo(f"{name:<12} {queue.count:>7} {failed:>7} {serving:>8}")
+        counts = (
+            queue.count,
+            queue.started_job_registry.count,
+            queue.scheduled_job_registry.count,
+            queue.deferred_job_registry.count,
+            queue.failed_job_registry.count,
+            sum(1 for w in workers if name in w.queue_names()),
+        )
+        click.echo(f"{name:<12}" + "".join(f" {n:>9}" for n in counts))
+
+
+@queues_cli.command("requeue-failed")
+@click.option(
+    "--queue", "queue_names", multiple=True, type=click.Choice(names.ALL), help="Only this queue."
+)
+@with_appcontext
+def requeue_failed(queue_names: tuple[str, ...]) -> None:
+    """Put failed jobs back on their queue (every queue unless --queue is given).
+
+    A task its failed routing job sent to ``exception`` stays there: a supervisor
+    requeues those from the pool page.
+    """
+    total = 0
+    for name in queue_names or names.ALL:
+        registry = get_queue(name).failed_job_registry
+        requeued = 0
+        for job_id in registry.get_job_ids():
+            try:
+                registry.requeue(job_id)
+            except (InvalidJobOperation, NoSuchJobError):
+                continue  # requeued by someone else meanwhile, or expired
+            requeued += 1
+        if requeued:
+            click.echo(f"{name}: requeued {requeued} failed job(s)")
+        total += requeued
+    click.echo(f"Requeued {total} failed job(s).")

@@ -130,10 +130,10 @@ def set_memberships(
     actor: Actor,
     now: datetime,
 ) -> list[str]:
-    """Make ``agent`` serve exactly the overseen tenants whose ``serves[id]`` holds
-    (the bool: their overflow flag there). Tenants this supervisor does not oversee
-    are left alone. Revoking returns the agent's held, unfinished tasks of that
-    tenant to the pool (no attempt counted). Returns the slugs revoked."""
+    """Make ``agent`` serve, among ``overseen_tenants``, exactly those in ``serves``
+    (tenant id -> whether they are in its overflow group). Other tenants are left
+    alone. Revoking returns the agent's held, unfinished tasks of that tenant to the
+    pool (no attempt counted) and routes them. Returns the slugs revoked."""
     session = uow.session
     current = {
         m.tenant_id: m
@@ -217,10 +217,14 @@ def pool(uow: UnitOfWork, tenant: Tenant) -> Pool:
         ).all()
         result.counts[section] = len(items)
         if len(items) == POOL_LIMIT:
-            result.counts[section] = session.scalar(select(func.count()).where(*where)) or 0
+            result.counts[section] = (
+                session.scalar(select(func.count()).select_from(WorkItem).where(*where)) or 0
+            )
         held_by = {i.assignee_id for i in items if i.assignee_id is not None}
         names = dict(
-            session.execute(select(StaffUser.id, StaffUser.name).where(StaffUser.id.in_(held_by)))
+            session.execute(
+                select(StaffUser.id, StaffUser.name).where(StaffUser.id.in_(held_by))
+            ).all()
         )
         titles = dict(
             session.execute(
@@ -240,13 +244,17 @@ def pool(uow: UnitOfWork, tenant: Tenant) -> Pool:
 def _require_tasks(
     session: Session, tenant: Tenant, task_ids: Sequence[int]
 ) -> dict[int, WorkItem]:
-    """The index rows of ``task_ids``, locked; NotFound if one is not this tenant's open work."""
+    """The index rows of ``task_ids``; NotFound if one is not this tenant's open work.
+
+    Not locked: every move below is a conditional update, and the claim locks the
+    agent's profile before the index row, an order this must not reverse.
+    """
     items = {
         i.task_id: i
         for i in session.scalars(
-            select(WorkItem)
-            .where(WorkItem.tenant_id == tenant.id, WorkItem.task_id.in_(list(task_ids)))
-            .with_for_update()
+            select(WorkItem).where(
+                WorkItem.tenant_id == tenant.id, WorkItem.task_id.in_(list(task_ids))
+            )
         )
     }
     missing = [i for i in task_ids if i not in items]
