@@ -122,4 +122,18 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "BPO_MIGRATE_CONCURRENCY": int(env.get("BPO_MIGRATE_CONCURRENCY", "4")),
         "BPO_DISPATCHER": env.get("BPO_DISPATCHER", "queues.dispatch:enqueue"),
         "MAX_CONTENT_LENGTH": int(env.get("BPO_MAX_UPLOAD_BYTES", str(64 * 1024 * 1024))),
+        # Routing (bpo.routing.services.settings): how long an assigned task may wait
+        # to be started, how often it may come back before a supervisor must look at
+        # it, and how long work waits for a qualified agent before the overflow group.
+        "BPO_LEASE_SECONDS": int(env.get("BPO_LEASE_SECONDS", "600")),
+        "BPO_MAX_ATTEMPTS": int(env.get("BPO_MAX_ATTEMPTS", "3")),
+        "BPO_SKILLS_TIMEOUT_SECONDS": int(env.get("BPO_SKILLS_TIMEOUT_SECONDS", "1800")),
+        # SLA notifications by e-mail: SMTP when BPO_SMTP_URL is set (smtp://user:pass@host:25,
+        # smtp+starttls://...); outside production, captured to instance/mail.log instead.
+        "BPO_SMTP_URL": env.get("BPO_SMTP_URL"),
+        "BPO_MAIL_FROM": env.get("BPO_MAIL_FROM", "BPO platform <no-reply@bpo.invalid>"),
+        "BPO_MAIL_FILE": env.get(
+            "BPO_MAIL_FILE",
+            "" if mode == "production" else str(instance_dir / "mail.log"),
+        ),
     }

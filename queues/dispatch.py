@@ -20,14 +20,17 @@ def enqueue(deferred: Deferred) -> None:
     duplicates only while the job waits or runs, never against the next run.
     """
     queue = get_queue(deferred.queue)
+    options = {
+        "kwargs": deferred.kwargs,
+        "job_id": deferred.job_id,
+        "unique": deferred.job_id is not None,
+        "retry": RETRY,
+        "on_failure": ON_FAILURE,
+        "result_ttl": 0 if deferred.job_id is not None else RESULT_TTL,
+        "failure_ttl": FAILURE_TTL,
+    }
     with contextlib.suppress(DuplicateJobError):
-        queue.enqueue(
-            deferred.job,
-            kwargs=deferred.kwargs,
-            job_id=deferred.job_id,
-            unique=deferred.job_id is not None,
-            retry=RETRY,
-            on_failure=ON_FAILURE,
-            result_ttl=0 if deferred.job_id is not None else RESULT_TTL,
-            failure_ttl=FAILURE_TTL,
-        )
+        if deferred.at is not None:  # a timer: RQ's scheduler (in every worker) moves it
+            queue.enqueue_at(deferred.at, deferred.job, **options)
+        else:
+            queue.enqueue(deferred.job, **options)

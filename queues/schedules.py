@@ -36,6 +36,8 @@ PERIODIC: tuple[Periodic, ...] = (
     # Overdue dispatch, expired leases, skills timeouts, idle agents with room; and
     # the rebuild of all dispatch state after Redis lost its data.
     Periodic("reconcile", "queues.jobs.routing.reconcile", names.DEFAULT, 30),
+    # SLA warnings and breaches whose timers Redis lost (each fires once regardless).
+    Periodic("sla-sweep", "queues.jobs.sla.sweep", names.SLA, 60),
 )
 
 

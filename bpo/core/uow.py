@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from flask import current_app, g, has_request_context
@@ -24,12 +25,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Deferred:
-    """A job to enqueue after commit: dotted path, queue, keyword arguments (ids only)."""
+    """A job to enqueue after commit: dotted path, queue, keyword arguments (ids only),
+    and optionally the instant it is due (``at``: scheduled rather than queued)."""
 
     job: str
     queue: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     job_id: str | None = None
+    at: datetime | None = None
 
 
 class Dispatcher(Protocol):
@@ -42,12 +45,23 @@ class UnitOfWork:
     def __init__(self, engine: Engine, tenant: str | None, dispatcher: Dispatcher) -> None:
         self.tenant = tenant
         self.session: Session = make_session(engine, tenant)
+        # Services that are handed only the session reach the unit through it.
+        self.session.info["uow"] = self
         self._dispatcher = dispatcher
         self._after_commit: list[Callable[[], None]] = []
 
-    def defer(self, job: str, *, queue: str, job_id: str | None = None, **kwargs: Any) -> None:
-        """Enqueue ``job`` on ``queue`` once this unit of work has committed."""
-        deferred = Deferred(job=job, queue=queue, kwargs=kwargs, job_id=job_id)
+    def defer(
+        self,
+        job: str,
+        *,
+        queue: str,
+        job_id: str | None = None,
+        at: datetime | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Enqueue ``job`` on ``queue`` once this unit of work has committed (due at
+        ``at``, if given)."""
+        deferred = Deferred(job=job, queue=queue, kwargs=kwargs, job_id=job_id, at=at)
         self._after_commit.append(lambda: self._dispatcher(deferred))
 
     def after_commit(self, action: Callable[[], None]) -> None:
@@ -71,6 +85,14 @@ class UnitOfWork:
     def close(self) -> None:
         self._after_commit.clear()
         self.session.close()
+
+
+def unit_of(session: Session) -> UnitOfWork:
+    """The unit of work that owns ``session`` (to defer jobs from a service)."""
+    uow = session.info.get("uow")
+    if not isinstance(uow, UnitOfWork):
+        raise RuntimeError("this session does not belong to a unit of work")
+    return uow
 
 
 def _new_unit(tenant: str | None) -> UnitOfWork:

@@ -4,7 +4,7 @@ Every function here runs inside the caller's unit of work, so the index changes
 in the same transaction as the task it describes.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,7 @@ ADD_COLUMNS = (
     "priority_rank",
     "state",
     "sla_due_at",
+    "next_check_at",
     "dispatch_due_at",
     "attempts",
     "created_at",
@@ -55,8 +56,15 @@ ADD_COLUMNS = (
 )
 
 
-def add(session: Session, tenant: int, tasks: "list[NewTask]") -> None:
-    """Index newly created tasks, due for dispatch (COPY: intake writes many at once)."""
+def add(
+    session: Session,
+    tenant: int,
+    tasks: "list[NewTask]",
+    next_checks: "dict[int, datetime] | None" = None,
+) -> None:
+    """Index newly created tasks, due for dispatch, with their SLA clocks' next check
+    (COPY: intake writes many at once)."""
+    checks = next_checks or {}
     if not tasks:
         return
     now = utcnow()
@@ -77,6 +85,7 @@ def add(session: Session, tenant: int, tasks: "list[NewTask]") -> None:
                 task.priority.rank,
                 task.status.value,
                 task.sla_due_at,
+                checks.get(task.id),
                 due,
                 0,
                 task.created_at,

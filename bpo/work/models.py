@@ -137,6 +137,11 @@ class WorkItem(SharedModel):
         ),
         Index("ix_work_items_assignee", "assignee_id", postgresql_where="assignee_id IS NOT NULL"),
         Index("ix_work_items_lease", "lease_until", postgresql_where="lease_until IS NOT NULL"),
+        Index(
+            "ix_work_items_next_check",
+            "next_check_at",
+            postgresql_where="next_check_at IS NOT NULL",
+        ),
     )
 
     tenant_id: Mapped[int] = mapped_column(ForeignKey("bpo.tenants.id", ondelete="CASCADE"))
@@ -153,6 +158,11 @@ class WorkItem(SharedModel):
     lease_until: Mapped[datetime | None]
     sla_due_at: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None]
+    # The task's SLA state, mirrored from its clocks for cross-tenant views: the highest
+    # warning fired (%), whether any target is breached, whether every clock is paused.
+    sla_warned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sla_breached: Mapped[bool] = mapped_column(default=False, server_default=false())
+    sla_paused: Mapped[bool] = mapped_column(default=False, server_default=false())
     dispatch_due_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     queued_at: Mapped[datetime | None]  # entered the pool (for the skills timeout)

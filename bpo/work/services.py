@@ -41,8 +41,9 @@ from bpo.audit.services import record
 from bpo.core.actors import SYSTEM, Actor
 from bpo.core.errors import Conflict, NotFound, ValidationFailed
 from bpo.core.fields import fast_loader
-from bpo.core.uow import Deferred, UnitOfWork
+from bpo.core.uow import Deferred, UnitOfWork, unit_of
 from bpo.dataentry.schemas import validate_values
+from bpo.sla import services as sla
 from bpo.work import index
 from bpo.work.models import Attachment, DataEntryForm, Task, TaskMessage
 from bpo.work.schemas import EXTERNAL_REF, TaskCreateArgs, TaskListArgs
@@ -392,6 +393,7 @@ TASK_COLUMNS = (
     "dedupe_key",
     "requester",
     "defer_until",
+    "sla_due_at",
     "created_at",
     "updated_at",
 )
@@ -420,6 +422,9 @@ def _insert(uow: UnitOfWork, items: list[Prepared], actor: Actor) -> list[NewTas
         )
         for task_id, p in zip(ids, items, strict=True)
     ]
+    clocks = sla.plan_start(session, tasks)
+    for t in tasks:
+        t.sla_due_at = clocks.due.get(t.id)
     copy_rows(
         session,
         Task.__table__,
@@ -439,12 +444,14 @@ def _insert(uow: UnitOfWork, items: list[Prepared], actor: Actor) -> list[NewTas
                 t.dedupe_key,
                 t.requester,
                 t.defer_until,
+                t.sla_due_at,
                 now,
                 now,
             )
             for t in tasks
         ),
     )
+    sla.write_start(session, tenant_slug or "", clocks)
     copy_rows(
         session,
         TaskMessage.__table__,
@@ -467,7 +474,8 @@ def _insert(uow: UnitOfWork, items: list[Prepared], actor: Actor) -> list[NewTas
         ),
     )
     _link_sources(uow, tasks)
-    index.add(session, index.tenant_id(uow), tasks)
+    index.add(session, index.tenant_id(uow), tasks, clocks.next_check)
+    sla.schedule(uow, clocks.next_check.values())
     by_kind: dict[str, list[int]] = {}
     for task in tasks:
         by_kind.setdefault(task.kind.value, []).append(task.id)
@@ -585,10 +593,15 @@ def transition(
         to_state=target.value,
         reason=reason,
     )
+    source = task.status
     task.status = target
     task.updated_at = utcnow()
     if not target.is_open:
         task.closed_at = task.updated_at
+    if sla.matters(source, target):
+        due = sla.on_status(uow, [task.id], target, task.updated_at)
+        if task.id in due:
+            task.sla_due_at = due[task.id]
     index.update_state(
         uow.session, index.tenant_id(uow), task, dispatched=dispatched, extra=index_values
     )
@@ -649,7 +662,13 @@ def transition_many(
     rows = session.execute(
         audit, execution_options={"schema_translate_map": translate_map(tenant_slug)}
     )
-    return {int(task_id or 0): Status(source or "") for task_id, source in rows}
+    result = {int(task_id or 0): Status(source or "") for task_id, source in rows}
+    if any(sla.matters(source, target) for source in set(result.values())):
+        uow = unit_of(session)
+        if uow.tenant != tenant_slug:
+            raise RuntimeError("SLA clocks move in the unit of work of their own tenant")
+        sla.on_status(uow, sorted(result), target, now)
+    return result
 
 
 def mark_queued(uow: UnitOfWork, task_id: int) -> bool:
@@ -702,6 +721,7 @@ def add_client_message(uow: UnitOfWork, task: Task, actor: Actor, body: str) -> 
     if task.status == Status.WAITING_ON_CLIENT:
         transition(uow, task, Status.IN_PROGRESS, actor, "the client answered")
     uow.session.flush()
+    sla.on_message(uow, task, "client_message", message.created_at or utcnow())
     return message
 
 

@@ -1,0 +1,581 @@
+"""SLA clocks in the task's life: started at intake, paused, resumed, met, checked.
+
+Callers own the unit of work (one tenant); nothing here commits. Every change to
+a clock recomputes its next checkpoint and mirrors the task's earliest due instant
+and next check into the task and its work-index row, so the sweep and the routing
+order read them from the index alone. Timers: after commit, one RQ job per tenant
+and instant (``enqueue_at``) checks everything of that tenant due by then; the
+sweep every minute is the backstop when Redis lost them.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from bpo.core.uow import UnitOfWork
+from bpo.sla import clock as clocks
+from bpo.sla.engine import Calendar
+from bpo.sla.models import SlaClock, SlaEvent, SlaPolicy, SlaRollup
+from bpo.work.models import Task, WorkItem
+from bpo.work.states import Kind, Status
+from tenants.binding import copy_rows, next_ids
+
+CHECK_JOB = "queues.jobs.sla.check_due"
+SUPPORT_TARGETS = ("first_response", "next_response", "resolution")
+WORK_TARGETS = ("resolution", "start_by")
+TARGETS = ("first_response", "next_response", "resolution", "start_by")
+# The only statuses a policy may pause a clock in: none of them is touched by routing,
+# so claims and returns never need to look at clocks.
+PAUSABLE = (Status.WAITING_ON_CLIENT, Status.IN_REVIEW, Status.EXCEPTION)
+DEFAULT_THRESHOLDS = (50, 75, 90)
+OPEN = SlaClock.state.in_(("running", "paused"))
+CLOCK_COLUMNS = (
+    "id",
+    "task_id",
+    "target",
+    "round",
+    "policy_id",
+    "calendar",
+    "target_seconds",
+    "thresholds",
+    "pause_statuses",
+    "state",
+    "started_at",
+    "paused_seconds",
+    "fired",
+    "warned",
+    "breached",
+    "due_at",
+    "next_check_at",
+)
+
+
+def targets_for(kind: Kind) -> tuple[str, ...]:
+    return SUPPORT_TARGETS if kind is Kind.SUPPORT else WORK_TARGETS
+
+
+# -- policies ---------------------------------------------------------------------
+
+
+def policies(session: Session) -> list[SlaPolicy]:
+    """The tenant's active policies in order (cached for the unit of work)."""
+    cached = session.info.get("sla_policies")
+    if cached is None:
+        cached = list(
+            session.scalars(select(SlaPolicy).where(SlaPolicy.active).order_by(SlaPolicy.position))
+        )
+        session.info["sla_policies"] = cached
+    return list(cached)
+
+
+def matches(policy: SlaPolicy, kind: str, type_name: str, priority: str) -> bool:
+    conditions = policy.conditions or {}
+    for key, value in (("kinds", kind), ("types", type_name), ("priorities", priority)):
+        allowed = conditions.get(key) or []
+        if allowed and value not in allowed:
+            return False
+    return True
+
+
+def policy_for(
+    candidates: Iterable[SlaPolicy], kind: str, type_name: str, priority: str
+) -> SlaPolicy | None:
+    """The first policy (by position) whose conditions match; None: no SLA."""
+    return next((p for p in candidates if matches(p, kind, type_name, priority)), None)
+
+
+@lru_cache(maxsize=1024)
+def _calendar(frozen: str) -> Calendar:
+    import json
+
+    return Calendar.from_dict(json.loads(frozen))
+
+
+def calendar_of(definition: dict[str, Any]) -> Calendar:
+    import json
+
+    return _calendar(json.dumps(definition, sort_keys=True))
+
+
+# -- a clock row and its pure twin ---------------------------------------------------
+
+
+def pure(row: SlaClock) -> clocks.Clock:
+    return clocks.Clock(
+        target=row.target,
+        target_seconds=row.target_seconds,
+        thresholds=tuple(row.thresholds),
+        started_at=row.started_at,
+        state=row.state,  # type: ignore[arg-type]
+        paused_since=row.paused_since,
+        paused_seconds=row.paused_seconds,
+        stopped_at=row.stopped_at,
+        fired=tuple(row.fired),
+    )
+
+
+def store(row: SlaClock, value: clocks.Clock) -> None:
+    calendar = calendar_of(row.calendar)
+    row.state = value.state
+    row.paused_since, row.paused_seconds = value.paused_since, value.paused_seconds
+    row.stopped_at = value.stopped_at
+    row.fired = list(value.fired)
+    row.warned = max([p for p in value.fired if p < clocks.BREACH], default=0)
+    row.breached = row.breached or value.breached
+    row.target_seconds, row.thresholds = value.target_seconds, list(value.thresholds)
+    row.due_at = clocks.due(calendar, value) if value.state == "running" else row.due_at
+    row.next_check_at = clocks.next_check(calendar, value)
+
+
+# -- starting clocks at intake -------------------------------------------------------
+
+
+@dataclass
+class Started:
+    """What intake writes for a batch: clock and event rows, each task's instants."""
+
+    clocks: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    due: dict[int, datetime] = field(default_factory=dict)
+    next_check: dict[int, datetime] = field(default_factory=dict)
+
+
+def plan_start(
+    session: Session, tasks: Iterable[Any], *, targets: Iterable[str] | None = None
+) -> Started:
+    """Clocks for newly created tasks (``NewTask`` or ``Task``), started at their
+    ``created_at``; next-response clocks start later, on a client's message.
+
+    The instants are computed once per (policy, target, start) in a batch: tasks
+    created together under one policy share them.
+    """
+    plan = Started()
+    active = policies(session)
+    if not active:
+        return plan
+    memo: dict[tuple[int, str, datetime], tuple[datetime, datetime | None]] = {}
+    for task in tasks:
+        policy = policy_for(active, task.kind.value, task.type, task.priority.value)
+        if policy is None:
+            continue
+        wanted = targets or targets_for(task.kind)
+        for target in wanted:
+            seconds = (policy.targets or {}).get(target)
+            if seconds is None or target == "next_response":
+                continue
+            key = (policy.id, target, task.created_at)
+            if key not in memo:
+                value = clocks.start(target, seconds, _thresholds(policy), task.created_at)
+                calendar = calendar_of(policy.calendar.definition)
+                memo[key] = (clocks.due(calendar, value), clocks.next_check(calendar, value))
+            due, next_check = memo[key]
+            plan.clocks.append(
+                (
+                    task.id,
+                    target,
+                    0,
+                    policy.id,
+                    Jsonb(policy.calendar.definition),
+                    int(seconds),
+                    Jsonb(list(_thresholds(policy))),
+                    Jsonb(_pauses(policy, target)),
+                    "running",
+                    task.created_at,
+                    0.0,
+                    "[]",
+                    0,
+                    False,
+                    due,
+                    next_check,
+                )
+            )
+            _earliest(plan.due, task.id, due)
+            if next_check is not None:
+                _earliest(plan.next_check, task.id, next_check)
+    return plan
+
+
+def write_start(session: Session, tenant: str, plan: Started) -> None:
+    """COPY the planned clocks and their ``started`` events (ids drawn first)."""
+    if not plan.clocks:
+        return
+    ids = next_ids(session, SlaClock.__table__, tenant, len(plan.clocks))
+    copy_rows(
+        session,
+        SlaClock.__table__,
+        tenant,
+        CLOCK_COLUMNS,
+        ((clock_id, *row) for clock_id, row in zip(ids, plan.clocks, strict=True)),
+    )
+    copy_rows(
+        session,
+        SlaEvent.__table__,
+        tenant,
+        ("task_id", "clock_id", "kind", "threshold", "at", "data"),
+        (
+            (row[0], clock_id, "started", 0, row[9], _target_json(row[1]))
+            for clock_id, row in zip(ids, plan.clocks, strict=True)
+        ),
+    )
+
+
+@lru_cache(maxsize=8)
+def _target_json(target: str) -> str:
+    import json
+
+    return json.dumps({"target": target})
+
+
+def _thresholds(policy: SlaPolicy) -> tuple[int, ...]:
+    return tuple(policy.thresholds or DEFAULT_THRESHOLDS)
+
+
+def _pauses(policy: SlaPolicy, target: str) -> list[str]:
+    return list((policy.pauses or {}).get(target, []))
+
+
+def _earliest(into: dict[int, datetime], key: int, value: datetime) -> None:
+    if key not in into or value < into[key]:
+        into[key] = value
+
+
+# -- following the task --------------------------------------------------------------
+
+
+def _open_clocks(session: Session, task_ids: list[int]) -> list[SlaClock]:
+    return list(
+        session.scalars(
+            select(SlaClock)
+            .where(SlaClock.task_id.in_(task_ids), SlaClock.state.in_(("running", "paused")))
+            .order_by(SlaClock.id)
+            .with_for_update()
+        )
+    )
+
+
+def add_event(session: Session, row: SlaClock, kind: str, at: datetime, **data: Any) -> None:
+    session.add(
+        SlaEvent(
+            task_id=row.task_id,
+            clock_id=row.id,
+            kind=kind,
+            at=at,
+            data={"target": row.target, **data},
+        )
+    )
+
+
+def matters(source: Status, target: Status) -> bool:
+    """Whether a move from ``source`` to ``target`` can touch a clock at all (routing's
+    moves between new, queued and assigned never do, so claims skip the SLA)."""
+    return (
+        source in PAUSABLE
+        or target in PAUSABLE
+        or target in (Status.IN_PROGRESS, Status.DONE, Status.CANCELLED)
+    )
+
+
+def on_status(
+    uow: UnitOfWork, task_ids: list[int], target: Status, at: datetime
+) -> dict[int, datetime | None]:
+    """Follow tasks into ``target``: pause or resume by each clock's pause statuses,
+    meet start-by when work starts, meet everything on done, cancel on cancelled.
+
+    Returns each task's due instant afterwards (for callers holding ORM tasks).
+    """
+    session = uow.session
+    changed = False
+    tally = Tally()
+    for row in _open_clocks(session, task_ids):
+        value = pure(row)
+        calendar = calendar_of(row.calendar)
+        if target is Status.DONE or (target is Status.IN_PROGRESS and row.target == "start_by"):
+            value = clocks.stop(calendar, value, at)
+            add_event(session, row, "met", at, breached=row.breached or value.breached)
+            tally.stopped(row, at, late=row.breached or value.breached)
+        elif target is Status.CANCELLED:
+            value = clocks.stop(calendar, value, at, "cancelled")
+            add_event(session, row, "cancelled", at)
+        elif target.value in row.pause_statuses and value.state == "running":
+            value = clocks.pause(value, at)
+            add_event(session, row, "paused", at, status=target.value)
+        elif target.value not in row.pause_statuses and value.state == "paused":
+            value = clocks.resume(calendar, value, at)
+            add_event(session, row, "resumed", at, status=target.value)
+        else:
+            continue
+        store(row, value)
+        changed = True
+    tally.write(uow)
+    return mirror_many(uow, task_ids) if changed else {}
+
+
+def on_message(uow: UnitOfWork, task: Task, visibility: str, at: datetime) -> None:
+    """A public reply meets first and next response; a client's message after a reply
+    starts the next-response clock. Internal notes never count."""
+    if task.kind is not Kind.SUPPORT or visibility == "internal_note":
+        return
+    session = uow.session
+    if visibility == "public_reply":
+        tally = Tally()
+        for row in _open_clocks(session, [task.id]):
+            if row.target in ("first_response", "next_response"):
+                store(row, clocks.stop(calendar_of(row.calendar), pure(row), at))
+                add_event(session, row, "met", at, breached=row.breached)
+                tally.stopped(row, at, late=row.breached)
+        tally.write(uow)
+    elif visibility == "client_message":
+        _start_next_response(uow, task, at)
+    mirror(uow, task)
+
+
+def _start_next_response(uow: UnitOfWork, task: Task, at: datetime) -> None:
+    session = uow.session
+    rows = session.scalars(select(SlaClock).where(SlaClock.task_id == task.id)).all()
+    if any(r.target == "first_response" and r.state in ("running", "paused") for r in rows):
+        return  # still waiting for the first response
+    if any(r.target == "next_response" and r.state in ("running", "paused") for r in rows):
+        return  # the oldest unanswered message already runs the clock
+    if not any(r.target == "first_response" for r in rows) and not _replied(session, task):
+        return
+    policy = policy_for(policies(session), task.kind.value, task.type, task.priority.value)
+    seconds = (policy.targets or {}).get("next_response") if policy else None
+    if policy is None or seconds is None:
+        return
+    value = clocks.start("next_response", seconds, _thresholds(policy), at)
+    row = SlaClock(
+        task_id=task.id,
+        target="next_response",
+        round=1 + max((r.round for r in rows if r.target == "next_response"), default=0),
+        policy_id=policy.id,
+        calendar=policy.calendar.definition,
+        target_seconds=int(seconds),
+        thresholds=list(value.thresholds),
+        pause_statuses=_pauses(policy, "next_response"),
+        started_at=at,
+        fired=[],
+    )
+    store(row, value)
+    session.add(row)
+    session.flush()
+    add_event(session, row, "started", at)
+
+
+def _replied(session: Session, task: Task) -> bool:
+    return any(m.visibility == "public_reply" for m in task.messages)
+
+
+def retarget(uow: UnitOfWork, task: Task, at: datetime) -> None:
+    """The task's priority changed: open clocks take the new policy's targets, keeping
+    their start and pause credit; fired warnings and a breach stay."""
+    session = uow.session
+    policy = policy_for(policies(session), task.kind.value, task.type, task.priority.value)
+    for row in _open_clocks(session, [task.id]):
+        seconds = (policy.targets or {}).get(row.target) if policy else None
+        if policy is None or seconds is None:
+            continue
+        store(row, clocks.retarget(pure(row), seconds, _thresholds(policy)))
+        row.policy_id = policy.id
+        add_event(session, row, "retargeted", at, seconds=int(seconds), policy=policy.name)
+    mirror(uow, task)
+
+
+def mirror(uow: UnitOfWork, task: Task) -> None:
+    """Copy the task's earliest running due instant and next check into the task and
+    its index row, and schedule the timer for the next check after commit."""
+    task.sla_due_at = mirror_many(uow, [task.id]).get(task.id)
+
+
+def schedule(uow: UnitOfWork, instants: Iterable[datetime]) -> None:
+    """After commit, one timer job per distinct instant for this tenant."""
+    for at in sorted(set(instants)):
+        stamp = int(at.timestamp())
+        uow.defer(
+            CHECK_JOB,
+            queue="sla",
+            job_id=f"sla-{uow.tenant}-{stamp}",
+            at=at,
+            tenant=uow.tenant,
+            until=at.isoformat(),
+        )
+
+
+# -- checking: warnings and breaches, exactly once -------------------------------------
+
+
+@dataclass(frozen=True)
+class Fired:
+    task_id: int
+    target: str
+    percent: int  # 100: the breach
+    at: datetime
+
+
+def check_due(uow: UnitOfWork, now: datetime, *, limit: int = 5000) -> list[Fired]:
+    """Fire every warning and breach of this tenant due by ``now``; returns those this
+    call fired (another worker's firing of the same one is not returned).
+
+    Clocks are locked with SKIP LOCKED, and each event is inserted with ON CONFLICT
+    DO NOTHING on (clock, kind, threshold): two sweeps on the same instant fire each
+    checkpoint once between them.
+    """
+    session = uow.session
+    rows = list(
+        session.scalars(
+            select(SlaClock)
+            .where(SlaClock.state == "running", SlaClock.next_check_at <= now)
+            .order_by(SlaClock.next_check_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    fired: list[Fired] = []
+    touched: set[int] = set()
+    tally = Tally()
+    for row in rows:
+        value, calendar = pure(row), calendar_of(row.calendar)
+        percents = clocks.due_now(calendar, value, now)
+        for percent in percents:
+            when = clocks.checkpoint_at(calendar, value, percent)
+            kind = "breached" if percent == clocks.BREACH else "warning"
+            inserted = session.execute(
+                insert(SlaEvent)
+                .values(
+                    task_id=row.task_id,
+                    clock_id=row.id,
+                    kind=kind,
+                    threshold=percent,
+                    at=when,
+                    data={"target": row.target},
+                )
+                .on_conflict_do_nothing(
+                    index_elements=["clock_id", "kind", "threshold"],
+                    index_where=text("kind IN ('warning', 'breached')"),
+                )
+                .returning(SlaEvent.id)
+            ).scalar()
+            if inserted is not None:
+                fired.append(Fired(row.task_id, row.target, percent, when))
+                if percent == clocks.BREACH:
+                    tally.breach(row, when)
+        store(row, clocks.fire(value, percents))
+        touched.add(row.task_id)
+    if touched:
+        tally.write(uow)
+        mirror_many(uow, sorted(touched))
+    return fired
+
+
+def mirror_many(uow: UnitOfWork, task_ids: list[int]) -> dict[int, datetime | None]:
+    """:func:`mirror` for many tasks in three statements; returns each one's due."""
+    from bpo.work import index  # the index imports the routing rules; keep this light
+
+    session = uow.session
+    session.flush()
+    instants = (
+        select(
+            SlaClock.task_id.label("task_id"),
+            func.min(SlaClock.due_at).filter(SlaClock.state == "running").label("due"),
+            func.min(SlaClock.next_check_at).label("next_check"),
+            func.coalesce(func.max(SlaClock.warned).filter(OPEN), 0).label("warned"),
+            func.coalesce(func.bool_or(SlaClock.breached).filter(OPEN), False).label("breached"),
+            func.coalesce(func.bool_and(SlaClock.state == "paused").filter(OPEN), False).label(
+                "paused"
+            ),
+        )
+        .where(SlaClock.task_id.in_(task_ids))
+        .group_by(SlaClock.task_id)
+        .subquery()
+    )
+    due: dict[int, datetime | None] = {
+        int(task_id): at
+        for task_id, at in session.execute(
+            update(Task)
+            .where(Task.id == instants.c.task_id)
+            .values(sla_due_at=instants.c.due)
+            .returning(Task.id, Task.sla_due_at),
+            execution_options={"synchronize_session": False},
+        )
+    }
+    next_checks = session.scalars(
+        update(WorkItem)
+        .where(
+            WorkItem.tenant_id == index.tenant_id(uow),
+            WorkItem.task_id == instants.c.task_id,
+        )
+        .values(
+            sla_due_at=instants.c.due,
+            next_check_at=instants.c.next_check,
+            sla_warned=instants.c.warned,
+            sla_breached=instants.c.breached,
+            sla_paused=instants.c.paused,
+        )
+        .returning(WorkItem.next_check_at),
+        execution_options={"synchronize_session": False},
+    ).all()
+    schedule(uow, [at for at in next_checks if at is not None])
+    return {task_id: due.get(task_id) for task_id in task_ids}
+
+
+# -- rollups -------------------------------------------------------------------------
+
+
+class Tally:
+    """Counts for ``bpo.sla_rollups`` gathered during one change, written in one upsert
+    per (day, kind, target): concurrent writers add up, never overwrite."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[date, int, str], dict[str, int]] = {}
+
+    def _add(self, row: SlaClock, at: datetime, column: str) -> None:
+        key = (at.astimezone(UTC).date(), row.task_id, row.target)
+        counts = self.counts.setdefault(key, {"met": 0, "missed": 0, "breaches": 0})
+        counts[column] += 1
+
+    def stopped(self, row: SlaClock, at: datetime, *, late: bool) -> None:
+        self._add(row, at, "missed" if late else "met")
+
+    def breach(self, row: SlaClock, at: datetime) -> None:
+        self._add(row, at, "breaches")
+
+    def write(self, uow: UnitOfWork) -> None:
+        if not self.counts:
+            return
+        from bpo.work import index
+
+        session = uow.session
+        kinds = dict(
+            session.execute(
+                select(Task.id, Task.kind).where(Task.id.in_({k[1] for k in self.counts}))
+            ).all()
+        )
+        merged: dict[tuple[date, str, str], dict[str, int]] = {}
+        for (day, task_id, target), counts in self.counts.items():
+            kind = kinds[task_id]
+            into = merged.setdefault(
+                (day, kind.value, target), {"met": 0, "missed": 0, "breaches": 0}
+            )
+            for column, value in counts.items():
+                into[column] += value
+        tenant_id = index.tenant_id(uow)
+        for (day, kind_value, target), counts in sorted(merged.items()):
+            statement = insert(SlaRollup).values(
+                tenant_id=tenant_id, day=day, kind=kind_value, target=target, **counts
+            )
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["tenant_id", "day", "kind", "target"],
+                    set_={
+                        column: getattr(SlaRollup, column) + statement.excluded[column]
+                        for column in counts
+                    },
+                )
+            )
+        self.counts.clear()

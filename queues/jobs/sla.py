@@ -1,0 +1,32 @@
+"""SLA jobs on the ``sla`` queue: timers, the minute sweep, e-mail (on ``default``)."""
+
+from datetime import datetime
+from typing import Any
+
+from queues.runtime import app_context
+
+
+def check_due(tenant: str, until: str) -> int:
+    """The timer of ``tenant`` for the instant ``until``: fire whatever is due by now
+    (which is at least ``until``). Returns how many checkpoints this run fired."""
+    from bpo.sla.sweep import run_due
+
+    with app_context():
+        datetime.fromisoformat(until)  # a malformed instant fails the job loudly
+        return len(run_due(tenant))
+
+
+def sweep() -> dict[str, Any]:
+    """Every minute: every tenant with a checkpoint due (the backstop for lost timers)."""
+    from bpo.sla.sweep import sweep as run
+
+    with app_context():
+        report = run()
+        return {"tenants": report.tenants, "fired": len(report.fired)}
+
+
+def deliver_mail(ids: list[int]) -> int:
+    from bpo.sla.sweep import deliver_mail as deliver
+
+    with app_context():
+        return deliver([int(i) for i in ids])
