@@ -53,8 +53,10 @@ _OVERDUE = text(
 WITH due AS (
     SELECT tenant_id, task_id FROM bpo.work_items
     WHERE state IN ('new', 'queued')
-      AND (dispatch_due_at <= :now OR (:reset AND dispatch_due_at IS NOT NULL)
-           OR (:reset AND state = 'new'))
+      -- Redis lost its data: every open task waiting for an agent is dispatched
+      -- again, queued ones whose routing already ran included (their jobs, and
+      -- any fill jobs that would have taken them, are gone).
+      AND (dispatch_due_at <= :now OR :reset)
     ORDER BY dispatch_due_at NULLS FIRST
     LIMIT :batch
     FOR UPDATE SKIP LOCKED

@@ -9,9 +9,8 @@ A claim is one transaction that
    the rules (tenant, skills, capacity, declined before, overflow) into the
    ``WHERE`` of one ``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)`` on
    the work index, ordered most urgent first (SLA due, priority, age);
-3. moves the claimed task in its tenant's schema with
-   :func:`bpo.work.services.transition_many` (audit event included), in the same
-   transaction.
+3. moves the claimed task in its tenant's schema (audit event included) with one
+   cached statement per tenant, in the same transaction.
 
 So no task is ever held by two agents: the index row is the lock, and a claimer
 skips rows another claimer holds rather than queueing behind them.
@@ -20,6 +19,7 @@ skips rows another claimer holds rather than queueing behind them.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -33,6 +33,8 @@ from bpo.work.services import transition_many
 from bpo.work.states import Kind, Status
 from bpo.workforce.services import HOLDING, IDLE_AFTER
 from bpo.workforce.shifts import on_shift, parse_all
+from tenants.db import utcnow
+from tenants.naming import schema_name
 
 POOL = Status.QUEUED
 RETURNABLE = (Status.ASSIGNED, Status.IN_PROGRESS, Status.REJECTED)
@@ -127,16 +129,20 @@ def agent(
     return found[0] if found else None
 
 
+AGENTS_SERVING_SQL = text(
+    _AGENT.replace(
+        "WHERE p.staff_id = ANY(:ids) AND s.active",
+        "WHERE p.presence = 'online' AND s.active AND p.staff_id IN ("
+        " SELECT m.staff_id FROM bpo.staff_memberships m"
+        " WHERE m.tenant_id = :t AND m.role = 'agent')",
+    )
+)
+
+
 def agents_serving(session: Session, tenant_id: int, now: datetime) -> list[rules.Agent]:
-    ids = session.scalars(
-        text(
-            "SELECT m.staff_id FROM bpo.staff_memberships m"
-            " JOIN bpo.agent_profiles p ON p.staff_id = m.staff_id"
-            " WHERE m.tenant_id = :t AND m.role = 'agent' AND p.presence = 'online'"
-        ),
-        {"t": tenant_id},
-    ).all()
-    return agents(session, ids, now)
+    """Routing's view of the online agents who serve ``tenant_id`` (one statement)."""
+    rows = session.execute(AGENTS_SERVING_SQL, {"t": tenant_id, "holding": HOLDING_VALUES})
+    return [_agent(row, now) for row in rows]
 
 
 # -- the claim ---------------------------------------------------------------------
@@ -148,7 +154,7 @@ _CAPACITY = " ".join(f"WHEN '{k.value}' THEN :capacity_{k.value}" for k in Kind)
 # of its own snapshot (older than the claim it waited for); this statement starts
 # after the lock is held, so it sees every claim committed before.
 _CLAIM = f"""
-WITH held AS (
+WITH held AS MATERIALIZED (
     SELECT kind, sum(weight) AS units FROM bpo.work_items
     WHERE assignee_id = :agent AND state = ANY(:holding)
     GROUP BY kind
@@ -198,6 +204,32 @@ def _claim_params(a: rules.Agent, now: datetime, lease: timedelta) -> dict[str, 
     return params
 
 
+@lru_cache(maxsize=4096)
+def _assign_in(slug: str) -> Any:
+    """The claimed task's own move in its tenant's schema, audit event included.
+
+    :func:`bpo.work.services.transition_many` for exactly one task from the pool
+    to ``assigned``, as one prepared text statement per tenant: the claim is the
+    platform's hottest path, and building that statement anew costs more than
+    running it. ``schema_name`` checks the slug.
+    """
+    schema = schema_name(slug)
+    return text(
+        f"""
+WITH moved AS (
+    UPDATE "{schema}".tasks SET status = 'assigned', updated_at = :at
+    WHERE id = :id AND status = 'queued'
+    RETURNING id
+)
+INSERT INTO "{schema}".audit_events
+    (at, actor, action, subject_type, subject_id, from_state, to_state, reason, data)
+SELECT :at, :actor, 'transition', 'task', moved.id, 'queued', 'assigned', :reason, '{{}}'
+FROM moved
+RETURNING subject_id
+"""  # noqa: S608
+    )
+
+
 def _run_claim(
     session: Session, statement: Any, params: dict[str, Any], actor: Actor, reason: str
 ) -> Claimed | None:
@@ -205,7 +237,13 @@ def _run_claim(
     if row is None:
         return None
     tenant_id, slug, task_id, kind, type_name, weight = row
-    moved = transition_many(session, slug, [task_id], [POOL], Status.ASSIGNED, actor, reason)
+    moved = (
+        session.execute(
+            _assign_in(slug), {"at": utcnow(), "id": task_id, "actor": actor.ref, "reason": reason}
+        )
+        .scalars()
+        .all()
+    )
     if task_id not in moved:
         # The index said queued but the task is not: never hand out such a task.
         raise RuntimeError(f"work index and task disagree for {slug}/{task_id}")
@@ -267,6 +305,10 @@ def assign_by_hand(
     index row (``over_capacity``). Raises :class:`NotAssignable` saying why not.
     """
     a = agent(session, agent_id, now, lock=True)
+    if a is not None:
+        # Read again now the lock is held: the locking read may have waited for
+        # another claim, and its load is that of its snapshot, from before it.
+        a = agent(session, agent_id, now)
     if a is None:
         raise NotAssignable("this person has no agent profile")
     if tenant_id not in a.tenants:

@@ -9,7 +9,7 @@ from bpo.audit.models import AuditEvent
 from bpo.core.actors import Actor
 from bpo.core.errors import ValidationFailed
 from bpo.core.uow import unit_of_work
-from bpo.work import services
+from bpo.work import index, services
 from bpo.work.models import Task, TaskMessage, WorkItem
 from bpo.work.states import Status
 from queues.connection import get_queue
@@ -41,7 +41,11 @@ def test_each_type_is_created_indexed_audited_and_routed_after_commit(app, world
     with unit_of_work(world.alpha) as uow:
         task = uow.session.get(Task, task_id)
         assert task.status == Status.NEW and task.type == data["type"]
-        item = uow.session.scalar(select(WorkItem).where(WorkItem.task_id == task_id))
+        item = uow.session.scalar(
+            select(WorkItem).where(
+                WorkItem.tenant_id == index.tenant_id(uow), WorkItem.task_id == task_id
+            )
+        )
         assert item is not None and item.state == Status.NEW and item.dispatch_due_at is not None
         created = uow.session.scalars(
             select(AuditEvent).where(
@@ -56,7 +60,11 @@ def test_each_type_is_created_indexed_audited_and_routed_after_commit(app, world
     worker.work(burst=True)
     with unit_of_work(world.alpha) as uow:
         assert uow.session.get(Task, task_id).status == Status.QUEUED
-        item = uow.session.scalar(select(WorkItem).where(WorkItem.task_id == task_id))
+        item = uow.session.scalar(
+            select(WorkItem).where(
+                WorkItem.tenant_id == index.tenant_id(uow), WorkItem.task_id == task_id
+            )
+        )
         assert item.state == Status.QUEUED and item.dispatch_due_at is None
 
 

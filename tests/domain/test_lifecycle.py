@@ -7,7 +7,7 @@ from bpo.audit.models import AuditEvent
 from bpo.core.actors import SYSTEM, Actor
 from bpo.core.errors import Conflict, NotFound, ValidationFailed
 from bpo.core.uow import unit_of_work
-from bpo.work import services
+from bpo.work import index, services
 from bpo.work.models import Task, WorkItem
 from bpo.work.states import TRANSITIONS, Status
 from tests.support.factories import ticket_task
@@ -59,7 +59,14 @@ def test_the_full_life_is_audited_and_leaves_the_index_when_done(world):
         assert all(e.actor == "staff:9" and e.reason for e in events)
         task = uow.session.get(Task, task_id)
         assert task.closed_at is not None
-        assert uow.session.scalar(select(WorkItem).where(WorkItem.task_id == task_id)) is None
+        assert (
+            uow.session.scalar(
+                select(WorkItem).where(
+                    WorkItem.tenant_id == index.tenant_id(uow), WorkItem.task_id == task_id
+                )
+            )
+            is None
+        )
 
 
 def test_every_illegal_transition_is_refused_and_changes_nothing(world):
@@ -80,7 +87,11 @@ def test_index_mirrors_the_state(world):
     walk(world.alpha, task_id, Status.QUEUED, Status.ASSIGNED)
     with unit_of_work(world.alpha) as uow:
         assert (
-            uow.session.scalar(select(WorkItem.state).where(WorkItem.task_id == task_id))
+            uow.session.scalar(
+                select(WorkItem.state).where(
+                    WorkItem.tenant_id == index.tenant_id(uow), WorkItem.task_id == task_id
+                )
+            )
             == Status.ASSIGNED
         )
 
