@@ -1,0 +1,1 @@
+"""Cross-tenant reports, read from the shared schema only (work index, sessions, rollups)."""

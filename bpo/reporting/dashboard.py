@@ -1,0 +1,364 @@
+"""The supervisor's SLA dashboard: every figure across the tenants they oversee.
+
+Each table is one set-based statement over the shared schema for all tenants at
+once (queue depth and the backlog share one scan of the index): the work index
+(``bpo.work_items``), work sessions and ``bpo.sla_rollups``. No tenant schema is
+read for a figure and no statement runs per tenant (DESIGN.md section 10: tenant
+schemas may live on different nodes). Only the titles of the at-risk rows shown
+come from the tenants' own schemas, in :func:`with_titles`, one bounded query per
+tenant that has such a row.
+
+All instants are aware UTC; "today" is the UTC day of ``now``. The functions take
+``now`` rather than reading the clock, so tests state exactly what they expect.
+"""
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, DateTime, and_, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from bpo.identity.models import MembershipRole, StaffMembership, StaffUser
+from bpo.reporting.rows import (
+    BUCKETS,
+    AgentLoad,
+    AtRiskRow,
+    AttainmentRow,
+    BacklogRow,
+    BreachRow,
+    Overview,
+    QueueRow,
+    TrendPoint,
+    ratio,
+)
+from bpo.routing.rules import Presence
+from bpo.sla.models import SlaRollup
+from bpo.work.models import Task, WorkItem, WorkSession
+from bpo.work.states import Status
+from bpo.workforce.models import AgentProfile
+from bpo.workforce.services import HOLDING, IDLE_AFTER
+from tenants.binding import make_session
+from tenants.models import Tenant
+
+AT_RISK_LIMIT = 50  # rows shown; the total is counted in the same statement
+OCCUPANCY_WINDOW = timedelta(minutes=60)
+WAITING = (Status.NEW, Status.QUEUED)
+IN_HAND = (*HOLDING, Status.IN_REVIEW)
+TREND_DAYS = 30
+
+
+def overview(session: Session, tenant_ids: list[int], now: datetime) -> Overview:
+    """The dashboard of ``tenant_ids`` at ``now`` (seven statements for any number)."""
+    ids = sorted(set(tenant_ids))
+    names = dict(session.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_(ids))).all())
+    result = Overview(now=now, today=now.date())
+    if not ids:
+        return result
+    result.queues, result.backlog = _queues(session, ids, names, now)
+    result.at_risk, result.at_risk_total = _at_risk(session, ids, now)
+    result.breaches_today = _breaches_today(session, ids, names, result.today)
+    result.agents = _agents(session, ids, now)
+    result.attainment = _attainment(session, ids, names, result.today)
+    result.trend = _trend(session, ids, result.today)
+    return result
+
+
+def _at(value: datetime) -> ColumnElement[datetime]:
+    """``value`` as a typed timestamptz parameter (for arithmetic inside SQL)."""
+    return literal(value, DateTime(timezone=True))
+
+
+def _bucket_counts(now: datetime) -> list[Any]:
+    """One ``count(*) FILTER`` per age bucket of BUCKETS, by creation instant."""
+    counts = []
+    for _, low, high in BUCKETS:
+        cond = WorkItem.created_at <= now - low
+        if high is not None:
+            cond = and_(cond, WorkItem.created_at > now - high)
+        counts.append(func.count().filter(cond))
+    return counts
+
+
+def _queues(
+    session: Session, ids: list[int], names: dict[int, str], now: datetime
+) -> tuple[list[QueueRow], list[BacklogRow]]:
+    """Queue depth per tenant and kind, and the backlog by age per tenant: one scan of
+    the index rows serves both (the backlog sums its kinds here)."""
+    waiting = WorkItem.state.in_(WAITING)
+    rows = session.execute(
+        select(
+            WorkItem.tenant_id,
+            WorkItem.kind,
+            func.count().filter(waiting),
+            func.count().filter(WorkItem.state.in_(IN_HAND)),
+            func.count().filter(WorkItem.state == Status.EXCEPTION),
+            func.count(),
+            func.min(func.coalesce(WorkItem.queued_at, WorkItem.created_at)).filter(waiting),
+            *_bucket_counts(now),
+        )
+        .where(WorkItem.tenant_id.in_(ids))
+        .group_by(WorkItem.tenant_id, WorkItem.kind)
+    ).all()
+    queues: list[QueueRow] = []
+    ages: dict[int, list[int]] = defaultdict(lambda: [0] * len(BUCKETS))
+    for t, kind, w, h, e, total, oldest, *buckets in rows:
+        queues.append(
+            QueueRow(
+                tenant_id=t,
+                tenant=names.get(t, ""),
+                kind=kind.value,
+                waiting=w,
+                in_hand=h,
+                exceptions=e,
+                open=total,
+                oldest_waiting_since=oldest,
+                oldest_waiting_seconds=None
+                if oldest is None
+                else int((now - oldest).total_seconds()),
+            )
+        )
+        ages[t] = [a + int(b) for a, b in zip(ages[t], buckets, strict=True)]
+    backlog = [BacklogRow(t, names.get(t, ""), tuple(c)) for t, c in ages.items()]
+    return (
+        sorted(queues, key=lambda r: (r.tenant, r.tenant_id, r.kind)),
+        sorted(backlog, key=lambda r: (r.tenant, r.tenant_id)),
+    )
+
+
+def _at_risk(session: Session, ids: list[int], now: datetime) -> tuple[list[AtRiskRow], int]:
+    rows = session.execute(
+        select(
+            WorkItem.tenant_id,
+            Tenant.slug,
+            Tenant.name,
+            WorkItem.task_id,
+            WorkItem.kind,
+            WorkItem.type,
+            WorkItem.state,
+            WorkItem.assignee_id,
+            StaffUser.name,
+            WorkItem.sla_warned,
+            WorkItem.sla_due_at,
+            WorkItem.sla_paused,
+            func.count().over(),
+        )
+        .join(Tenant, Tenant.id == WorkItem.tenant_id)
+        .outerjoin(StaffUser, StaffUser.id == WorkItem.assignee_id)
+        .where(WorkItem.tenant_id.in_(ids), WorkItem.sla_warned > 0, ~WorkItem.sla_breached)
+        .order_by(
+            WorkItem.sla_due_at.asc().nulls_last(),
+            WorkItem.priority_rank.desc(),
+            WorkItem.created_at,
+            WorkItem.tenant_id,
+            WorkItem.task_id,
+        )
+        .limit(AT_RISK_LIMIT)
+    ).all()
+    out = [
+        AtRiskRow(
+            tenant_id=r[0],
+            slug=r[1],
+            tenant=r[2],
+            task_id=r[3],
+            kind=r[4].value,
+            type=r[5],
+            state=r[6].value,
+            assignee_id=r[7],
+            assignee=r[8],
+            warned=r[9],
+            due_at=r[10],
+            seconds_left=None if r[10] is None else int((r[10] - now).total_seconds()),
+            paused=r[11],
+        )
+        for r in rows
+    ]
+    return out, (rows[0][12] if rows else 0)
+
+
+def _breaches_today(
+    session: Session, ids: list[int], names: dict[int, str], today: date
+) -> list[BreachRow]:
+    rows = session.execute(
+        select(
+            SlaRollup.tenant_id,
+            SlaRollup.kind,
+            func.sum(SlaRollup.breaches),
+            func.sum(SlaRollup.met),
+            func.sum(SlaRollup.missed),
+        )
+        .where(SlaRollup.tenant_id.in_(ids), SlaRollup.day == today)
+        .group_by(SlaRollup.tenant_id, SlaRollup.kind)
+    ).all()
+    out = [
+        BreachRow(t, names.get(t, ""), kind, int(b), int(m), int(x)) for t, kind, b, m, x in rows
+    ]
+    return sorted(out, key=lambda r: (-r.breaches, r.tenant, r.kind))
+
+
+def _agents(session: Session, ids: list[int], now: datetime) -> list[AgentLoad]:
+    since = now - OCCUPANCY_WINDOW
+    held = (
+        select(func.coalesce(func.sum(WorkItem.weight), 0))
+        .where(WorkItem.assignee_id == StaffUser.id, WorkItem.state.in_(HOLDING))
+        .correlate(StaffUser)
+        .scalar_subquery()
+    )
+    # Each session's overlap with the window [since, now]; an open session runs to now.
+    overlap = func.least(func.coalesce(WorkSession.ended_at, _at(now)), _at(now)) - func.greatest(
+        WorkSession.started_at, _at(since)
+    )
+    busy = (
+        select(func.coalesce(func.sum(func.extract("epoch", overlap)), 0))
+        .where(
+            WorkSession.agent_id == StaffUser.id,
+            WorkSession.started_at < now,
+            or_(WorkSession.ended_at.is_(None), WorkSession.ended_at > since),
+        )
+        .correlate(StaffUser)
+        .scalar_subquery()
+    )
+    serving = select(StaffMembership.staff_id).where(
+        StaffMembership.tenant_id.in_(ids), StaffMembership.role == MembershipRole.AGENT
+    )
+    rows = session.execute(
+        select(StaffUser.id, StaffUser.name, AgentProfile.capacity, held, busy)
+        .join(AgentProfile, AgentProfile.staff_id == StaffUser.id)
+        .where(
+            StaffUser.active,
+            StaffUser.id.in_(serving),
+            # Effective presence (bpo.workforce.services): online and seen lately.
+            AgentProfile.presence == Presence.ONLINE,
+            func.coalesce(AgentProfile.last_seen_at, AgentProfile.presence_at) >= now - IDLE_AFTER,
+        )
+        .order_by(StaffUser.name, StaffUser.id)
+    ).all()
+    out = []
+    for agent_id, name, capacity, held_units, busy_seconds in rows:
+        units = sum(int(v) for v in (capacity or {}).values())
+        seconds = round(float(busy_seconds))
+        out.append(
+            AgentLoad(
+                agent_id=agent_id,
+                name=name,
+                held_units=int(held_units),
+                capacity_units=units,
+                utilization=ratio(int(held_units), units),
+                busy_seconds=seconds,
+                occupancy=seconds / OCCUPANCY_WINDOW.total_seconds(),
+            )
+        )
+    return out
+
+
+def _attainment(
+    session: Session, ids: list[int], names: dict[int, str], today: date
+) -> list[AttainmentRow]:
+    week = SlaRollup.day >= today - timedelta(days=6)
+    rows = {
+        t: (int(m7), int(x7), int(m30), int(x30))
+        for t, m7, x7, m30, x30 in session.execute(
+            select(
+                SlaRollup.tenant_id,
+                func.coalesce(func.sum(SlaRollup.met).filter(week), 0),
+                func.coalesce(func.sum(SlaRollup.missed).filter(week), 0),
+                func.sum(SlaRollup.met),
+                func.sum(SlaRollup.missed),
+            )
+            .where(
+                SlaRollup.tenant_id.in_(ids),
+                SlaRollup.day >= today - timedelta(days=29),
+                SlaRollup.day <= today,
+            )
+            .group_by(SlaRollup.tenant_id)
+        )
+    }
+    out = []
+    for t in sorted(ids, key=lambda i: (names.get(i, ""), i)):
+        m7, x7, m30, x30 = rows.get(t, (0, 0, 0, 0))
+        out.append(
+            AttainmentRow(
+                t, names.get(t, ""), m7, x7, ratio(m7, m7 + x7), m30, x30, ratio(m30, m30 + x30)
+            )
+        )
+    return out
+
+
+def _trend(session: Session, ids: list[int], today: date) -> list[TrendPoint]:
+    first = today - timedelta(days=TREND_DAYS - 1)
+    by_day = {
+        day: (int(m), int(x))
+        for day, m, x in session.execute(
+            select(SlaRollup.day, func.sum(SlaRollup.met), func.sum(SlaRollup.missed))
+            .where(SlaRollup.tenant_id.in_(ids), SlaRollup.day >= first, SlaRollup.day <= today)
+            .group_by(SlaRollup.day)
+        )
+    }
+    points = []
+    for offset in range(TREND_DAYS):
+        day = first + timedelta(days=offset)
+        met, missed = by_day.get(day, (0, 0))
+        points.append(TrendPoint(day, met, missed, ratio(met, met + missed)))
+    return points
+
+
+# -- outside the figures ----------------------------------------------------------------
+
+
+def with_titles(session: Session, result: Overview) -> Overview:
+    """``result`` with the titles of its at-risk rows, read from each tenant's own schema.
+
+    One query per tenant that has a row shown (at most AT_RISK_LIMIT rows), each in
+    a session of its own: a session never spans two tenants.
+    """
+    wanted: dict[str, list[int]] = defaultdict(list)
+    for row in result.at_risk:
+        wanted[row.slug].append(row.task_id)
+    titles: dict[tuple[str, int], str] = {}
+    engine = session.get_bind()
+    for slug, task_ids in wanted.items():
+        tenant_session = make_session(engine, slug)  # type: ignore[arg-type]
+        try:
+            for task_id, title in tenant_session.execute(
+                select(Task.id, Task.title).where(Task.id.in_(task_ids))
+            ):
+                titles[(slug, task_id)] = title
+        finally:
+            tenant_session.close()
+    result.at_risk = [replace(r, title=titles.get((r.slug, r.task_id), "")) for r in result.at_risk]
+    return result
+
+
+def agents_by_tenant(session: Session, tenant_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
+    """Active agents serving each of ``tenant_ids``, as (staff id, name) by name: the
+    choices of a one-click reassign."""
+    out: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for tenant_id, staff_id, name in session.execute(
+        select(StaffMembership.tenant_id, StaffUser.id, StaffUser.name)
+        .join(StaffUser, StaffUser.id == StaffMembership.staff_id)
+        .where(
+            StaffMembership.tenant_id.in_(sorted(set(tenant_ids))),
+            StaffMembership.role == MembershipRole.AGENT,
+            StaffUser.active,
+        )
+        .order_by(StaffUser.name, StaffUser.id)
+    ):
+        out[tenant_id].append((staff_id, name))
+    return dict(out)
+
+
+__all__ = [
+    "BUCKETS",
+    "AgentLoad",
+    "AtRiskRow",
+    "AttainmentRow",
+    "BacklogRow",
+    "BreachRow",
+    "Overview",
+    "QueueRow",
+    "TrendPoint",
+    "agents_by_tenant",
+    "overview",
+    "with_titles",
+]
