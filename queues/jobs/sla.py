@@ -30,3 +30,14 @@ def deliver_mail(ids: list[int]) -> int:
 
     with app_context():
         return deliver([int(i) for i in ids])
+
+
+def recalculate(tenant: str, actor_ref: str, actor_name: str) -> int:
+    """Move ``tenant``'s open clocks onto its current policies (closed ones are never
+    touched); audited by ``policies.recalculate``. Returns how many clocks changed."""
+    from bpo.core.actors import Actor
+    from bpo.core.uow import unit_of_work
+    from bpo.sla.policies import recalculate as run
+
+    with app_context(), unit_of_work(tenant) as uow:
+        return run(uow, Actor(actor_ref, actor_name))

@@ -99,4 +99,4 @@ def home() -> ResponseReturnValue:
 
 
 # Route modules register on the blueprint when imported.
-from bpo.web.portal import batches, tasks  # noqa: E402, F401
+from bpo.web.portal import batches, sla, tasks  # noqa: E402, F401

@@ -61,4 +61,4 @@ def home() -> ResponseReturnValue:
 
 
 # Route modules register on the blueprint when imported.
-from bpo.web.supervisor import agents, pool  # noqa: E402, F401
+from bpo.web.supervisor import agents, dashboard, pool, sla_policies  # noqa: E402, F401
