@@ -99,10 +99,16 @@ def resume(calendar: Calendar, clock: Clock, at: datetime) -> Clock:
 
 
 def stop(calendar: Calendar, clock: Clock, at: datetime, how: State = "met") -> Clock:
-    """Meet (or cancel) the clock at ``at``; from a pause, the pause is deducted first."""
+    """Meet (or cancel) the clock at ``at``; from a pause, the pause is deducted first.
+
+    Met after its due instant, it is breached even if no sweep got to fire the
+    breach before (the caller records that breach event).
+    """
     if not clock.is_open:
         return clock
     running = resume(calendar, clock, at)
+    if how == "met" and not running.breached and due(calendar, running) < at:
+        running = fire(running, [BREACH])
     return replace(running, state=how, stopped_at=at)
 
 

@@ -123,6 +123,14 @@ class CancelArgs(Schema):
     reason = fields.String(validate=validate.Length(max=500))
 
 
+class PriorityArgs(Schema):
+    """Escalate (or relax) a task: its SLA clocks take the targets of the new priority,
+    keeping their start and pause credit."""
+
+    priority = fields.String(required=True, validate=validate.OneOf([p.value for p in Priority]))
+    reason = fields.String(validate=validate.Length(max=500))
+
+
 BATCH_MAX = 50_000  # tasks in one batch
 
 

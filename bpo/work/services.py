@@ -691,6 +691,38 @@ def mark_queued(uow: UnitOfWork, task_id: int) -> bool:
     return True
 
 
+def change_priority(
+    uow: UnitOfWork, task: Task, priority: Any, actor: Actor, reason: str | None = None
+) -> bool:
+    """Set an open task's priority: audited, re-targets its SLA clocks (same start, same
+    pause credit, what fired stays fired) and re-ranks it in the work index (urgent
+    work asks one skill level more). Returns whether anything changed."""
+    if priority not in PRIORITIES:
+        raise ValidationFailed(
+            "unknown priority", fields={"priority": [f"one of {', '.join(p for p in Priority)}"]}
+        )
+    if not task.status.is_open:
+        raise Conflict("a closed task keeps its priority", fields={"status": [task.status.value]})
+    new = Priority(priority)
+    if new is task.priority:
+        return False
+    record(
+        uow.session,
+        actor=actor.ref,
+        action="priority",
+        subject_type="task",
+        subject_id=task.id,
+        reason=reason or f"{task.priority.value} -> {new.value}",
+        before=task.priority.value,
+        after=new.value,
+    )
+    task.priority = new
+    task.updated_at = utcnow()
+    sla.retarget(uow, task, task.updated_at)
+    index.update_state(uow.session, index.tenant_id(uow), task)
+    return True
+
+
 def cancel_by_client(uow: UnitOfWork, task: Task, actor: Actor, reason: str | None = None) -> None:
     """Clients may cancel work nobody has started."""
     if task.status not in CANCELLABLE_BY_CLIENT:

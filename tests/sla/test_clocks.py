@@ -24,7 +24,7 @@ from bpo.work.states import Status
 from queues.connection import get_queue
 from tests.support.agents import make_agent, new_tenant
 from tests.support.factories import invoice_task, ticket_task
-from tests.support.sla import setup_sla
+from tests.support.sla import ALWAYS_OPEN, setup_sla
 
 CLIENT = Actor("client:1", "Client")
 
@@ -207,7 +207,11 @@ def test_a_breach_stays_a_breach(app):
     clock = clocks_of(tenant, task.id)["resolution:0"]
     assert clock.state == "met" and clock.breached
     with unit_of_work(tenant) as uow:
-        row = uow.session.scalars(select(SlaRollup).where(SlaRollup.target == "resolution"))
+        row = uow.session.scalars(
+            select(SlaRollup).where(
+                SlaRollup.target == "resolution", SlaRollup.tenant_id == index.tenant_id(uow)
+            )
+        )
         assert sum(r.missed for r in row) == 1
 
 
@@ -348,3 +352,70 @@ def test_mail_goes_to_the_captured_file_once(app):
     assert deliver_mail(ids) == 0  # each is sent once
     text = Path(app.config["BPO_MAIL_FILE"]).read_text()
     assert f"To: sup-{tenant}@staff.test" in text and "resolution breached" in text
+
+
+def test_a_priority_change_retargets_with_the_original_start_and_pause_credit(app):
+    tenant = new_tenant("sla")
+    with unit_of_work(tenant) as uow:
+        from bpo.sla.policies import save_calendar
+
+        cal = save_calendar(uow, "Always", ALWAYS_OPEN)
+        save_policy(
+            uow,
+            {
+                "name": "Urgent",
+                "position": 1,
+                "calendar_id": cal.id,
+                "priorities": ["urgent"],
+                "targets": {"resolution": 1800},
+            },
+        )
+        save_policy(
+            uow,
+            {
+                "name": "Normal",
+                "position": 2,
+                "calendar_id": cal.id,
+                "targets": {"resolution": 7200},
+                "pauses": {"resolution": ["waiting_on_client"]},
+            },
+        )
+    task = create(tenant, invoice_task())
+    t0 = task.created_at
+    with unit_of_work(tenant) as uow:
+        sla.on_status(uow, [task.id], Status.WAITING_ON_CLIENT, t0 + timedelta(minutes=5))
+    with unit_of_work(tenant) as uow:
+        sla.on_status(uow, [task.id], Status.IN_PROGRESS, t0 + timedelta(minutes=15))
+    with unit_of_work(tenant) as uow:
+        row = uow.session.get(Task, task.id)
+        assert services.change_priority(uow, row, "urgent", SYSTEM)
+        assert not services.change_priority(uow, row, "urgent", SYSTEM)  # no change
+        with pytest.raises(ValidationFailed):
+            services.change_priority(uow, row, "whenever", SYSTEM)
+    clock = clocks_of(tenant, task.id)["resolution:0"]
+    assert (clock.started_at, clock.paused_seconds, clock.target_seconds) == (t0, 600, 1800)
+    assert clock.due_at == t0 + timedelta(minutes=40)  # 30 minutes plus the 10 paused
+    with unit_of_work(tenant) as uow:
+        item = uow.session.get(WorkItem, (index.tenant_id(uow), task.id))
+        assert item.sla_due_at == clock.due_at and item.priority_rank == 3
+        assert item.required_skills == ["accounting.invoice@2"]
+    assert ("retargeted", 0) in events(tenant, task.id)
+
+
+def test_met_late_before_any_sweep_is_a_breach_all_the_same(app):
+    tenant = new_tenant("sla")
+    setup_sla(tenant)
+    task = create(tenant, invoice_task())
+    with unit_of_work(tenant) as uow:  # no sweep ran: nothing has fired
+        sla.on_status(uow, [task.id], Status.DONE, task.created_at + timedelta(hours=3))
+    clock = clocks_of(tenant, task.id)["resolution:0"]
+    assert clock.state == "met" and clock.breached
+    assert ("breached", 100) in events(tenant, task.id)
+    with unit_of_work(tenant) as uow:
+        rows = uow.session.scalars(
+            select(SlaRollup).where(
+                SlaRollup.target == "resolution", SlaRollup.tenant_id == index.tenant_id(uow)
+            )
+        )
+        totals = [(r.met, r.missed, r.breaches) for r in rows]
+    assert totals == [(0, 1, 1)]

@@ -24,6 +24,7 @@ from bpo.work.schemas import (
     HistoryEventSchema,
     MessageArgs,
     MessageSchema,
+    PriorityArgs,
     TaskCreateArgs,
     TaskListArgs,
     TaskPageSchema,
@@ -230,6 +231,26 @@ def _operations() -> dict[str, dict[str, dict[str, Any]]]:
                 "requestBody": {"content": {"application/json": {"schema": CancelArgs}}},
                 "responses": {
                     "200": _json(TaskSchema, "cancelled"),
+                    **BAD,
+                    **MISSING,
+                    **CONFLICT,
+                    **COMMON,
+                },
+            }
+        },
+        "/tasks/{task_id}/priority": {
+            "post": {
+                "summary": "Change an open task's priority (its SLA targets follow)",
+                "description": "The SLA clocks take the new priority's targets, keeping their"
+                " start and any paused time; warnings already fired and a breach stay.",
+                "tags": ["tasks"],
+                "parameters": [TASK_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": PriorityArgs}},
+                },
+                "responses": {
+                    "200": _json(TaskSchema, "the task with its new priority"),
                     **BAD,
                     **MISSING,
                     **CONFLICT,

@@ -36,6 +36,7 @@ from bpo.work.schemas import (
     HistoryEventSchema,
     MessageArgs,
     MessageSchema,
+    PriorityArgs,
     TaskPageSchema,
     TaskSchema,
 )
@@ -307,6 +308,16 @@ def cancel_task(task_id: int) -> ResponseReturnValue:
     task = services.get_task(uow, task_id)
     args = json_body(CancelArgs(), optional=True)
     services.cancel_by_client(uow, task, actor, args.get("reason"))
+    return jsonify(TASK.dump(task))
+
+
+@api_v1.post("/tasks/<int:task_id>/priority")
+def change_priority(task_id: int) -> ResponseReturnValue:
+    actor = _actor()
+    uow = request_uow()
+    task = services.get_task(uow, task_id)
+    args = json_body(PriorityArgs())
+    services.change_priority(uow, task, args["priority"], actor, args.get("reason"))
     return jsonify(TASK.dump(task))
 
 
