@@ -19,7 +19,6 @@ skips rows another claimer holds rather than queueing behind them.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -30,15 +29,13 @@ from bpo.core.actors import SYSTEM, Actor
 from bpo.routing import rules
 from bpo.work.index import DISPATCH_GRACE
 from bpo.work.services import transition_many
-from bpo.work.states import Kind, Status
+from bpo.work.states import Status
 from bpo.workforce.services import HOLDING, IDLE_AFTER
 from bpo.workforce.shifts import on_shift, parse_all
 from tenants.db import utcnow
-from tenants.naming import schema_name
 
 POOL = Status.QUEUED
 RETURNABLE = (Status.ASSIGNED, Status.IN_PROGRESS, Status.REJECTED)
-NO_LIMIT = 1_000_000  # capacity for a supervisor's assignment beyond capacity
 
 
 class NotAssignable(Exception):
@@ -147,107 +144,83 @@ def agents_serving(session: Session, tenant_id: int, now: datetime) -> list[rule
 
 # -- the claim ---------------------------------------------------------------------
 
-_CAPACITY = " ".join(f"WHEN '{k.value}' THEN :capacity_{k.value}" for k in Kind)
-# Built once from constants (the Kind values and two fixed filters), never from input.
-# The agent's load is summed here, not taken from the profile read: that read may
-# have waited for the profile lock, and a statement that waited still sees the data
-# of its own snapshot (older than the claim it waited for); this statement starts
-# after the lock is held, so it sees every claim committed before.
-_CLAIM = f"""
-WITH held AS MATERIALIZED (
-    SELECT kind, sum(weight) AS units FROM bpo.work_items
-    WHERE assignee_id = :agent AND state = ANY(:holding)
-    GROUP BY kind
-), pick AS (
-    SELECT tenant_id, task_id FROM bpo.work_items i
-    WHERE state = 'queued'
-      AND tenant_id = ANY(:tenants)
-      AND NOT (CAST(:agent AS bigint) = ANY(declined_by))
-      AND (required_skills <@ CAST(:tokens AS varchar[])
-           OR (overflow AND tenant_id = ANY(:overflow_tenants)))
-      AND weight + coalesce((SELECT h.units FROM held h WHERE h.kind = i.kind), 0)
-          <= CASE kind {_CAPACITY} ELSE 0 END
-      {{only}}
-    ORDER BY sla_due_at NULLS LAST, priority_rank DESC, created_at, task_id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-), claimed AS (
-    UPDATE bpo.work_items w
-    SET state = 'assigned', assignee_id = :agent, assigned_at = :now, lease_until = :lease,
-        dispatch_due_at = NULL, over_capacity = :over, updated_at = :now
-    FROM pick WHERE w.tenant_id = pick.tenant_id AND w.task_id = pick.task_id
-    RETURNING w.tenant_id, w.task_id, w.kind, w.type, w.weight
-), touched AS (
-    UPDATE bpo.agent_profiles SET last_assigned_at = :now
-    WHERE staff_id = :agent AND EXISTS (SELECT 1 FROM claimed)
+# One round trip: ``bpo.claim_work`` (migration s0006) locks the agent's profile,
+# checks presence, sums the load held (after the lock, so it sees every claim
+# committed before), picks the most urgent pool task the agent may take with
+# FOR UPDATE SKIP LOCKED, updates the index row and the profile, and moves the task
+# in its tenant's schema with its audit event. Shifts are the one rule it takes from
+# Python (``on_shift`` in the agent's own zone, below), so they have one definition.
+CLAIM_SQL = text(
+    "SELECT tenant_id, slug, task_id, kind, type, weight, over_capacity FROM bpo.claim_work("
+    "CAST(:agent AS bigint), CAST(:now AS timestamptz), CAST(:lease AS timestamptz),"
+    " CAST(:idle AS interval), CAST(:on_shift AS boolean), CAST(:kinds AS text[]),"
+    " CAST(:only_tenant AS bigint), CAST(:only_task AS bigint), CAST(:manual AS boolean),"
+    " CAST(:actor AS text), CAST(:reason AS text))"
 )
-SELECT c.tenant_id, t.slug, c.task_id, c.kind, c.type, c.weight
-FROM claimed c JOIN bpo.tenants t ON t.id = c.tenant_id
-"""  # noqa: S608
-CLAIM_ANY = text(_CLAIM.format(only=""))
-CLAIM_ONE = text(_CLAIM.format(only="AND tenant_id = :only_tenant AND task_id = :only_task"))
-
-
-def _claim_params(a: rules.Agent, now: datetime, lease: timedelta) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "agent": a.id,
-        "tenants": sorted(a.tenants),
-        "tokens": rules.skill_tokens(a.skills),
-        "overflow_tenants": sorted(a.overflow_tenants),
-        "now": now,
-        "lease": now + lease,
-        "over": False,
-        "holding": HOLDING_VALUES,
-    }
-    for kind in Kind:
-        params[f"capacity_{kind.value}"] = a.capacity.get(kind.value, 0)
-    return params
-
-
-@lru_cache(maxsize=4096)
-def _assign_in(slug: str) -> Any:
-    """The claimed task's own move in its tenant's schema, audit event included.
-
-    :func:`bpo.work.services.transition_many` for exactly one task from the pool
-    to ``assigned``, as one prepared text statement per tenant: the claim is the
-    platform's hottest path, and building that statement anew costs more than
-    running it. ``schema_name`` checks the slug.
-    """
-    schema = schema_name(slug)
-    return text(
-        f"""
-WITH moved AS (
-    UPDATE "{schema}".tasks SET status = 'assigned', updated_at = :at
-    WHERE id = :id AND status = 'queued'
-    RETURNING id
+SHIFTS_SQL = text(
+    "SELECT p.shifts, s.timezone FROM bpo.agent_profiles p"
+    " JOIN bpo.staff_users s ON s.id = p.staff_id WHERE p.staff_id = :agent"
 )
-INSERT INTO "{schema}".audit_events
-    (at, actor, action, subject_type, subject_id, from_state, to_state, reason, data)
-SELECT :at, :actor, 'transition', 'task', moved.id, 'queued', 'assigned', :reason, '{{}}'
-FROM moved
-RETURNING subject_id
-"""  # noqa: S608
-    )
+SHIFTS_TTL = timedelta(seconds=10)  # how stale a process's copy of a shift plan may be
+_shift_plans: dict[int, tuple[datetime, list[Any], str]] = {}
 
 
-def _run_claim(
-    session: Session, statement: Any, params: dict[str, Any], actor: Actor, reason: str
+def on_shift_now(session: Session, agent_id: int, now: datetime) -> bool:
+    """Whether the agent is on shift at ``now``, from a copy of their shift plan kept
+    for :data:`SHIFTS_TTL` (plans change by a supervisor's edit, claims all day)."""
+    cached = _shift_plans.get(agent_id)
+    if cached is None or cached[0] <= utcnow():
+        row = session.execute(SHIFTS_SQL, {"agent": agent_id}).one_or_none()
+        if row is None:
+            return False
+        cached = (utcnow() + SHIFTS_TTL, parse_all(row.shifts), row.timezone)
+        _shift_plans[agent_id] = cached
+    return on_shift(cached[1], cached[2], now)
+
+
+def forget_shift_plan(agent_id: int) -> None:
+    """Drop this process's copy of an agent's shifts (their profile just changed)."""
+    _shift_plans.pop(agent_id, None)
+
+
+def _claim(
+    session: Session,
+    agent_id: int,
+    now: datetime,
+    actor: Actor,
+    reason: str,
+    *,
+    kinds: list[str] | None = None,
+    only: tuple[int, int] | None = None,
+    manual: bool = False,
 ) -> Claimed | None:
-    row = session.execute(statement, params).one_or_none()
+    row = session.execute(
+        CLAIM_SQL,
+        {
+            "agent": agent_id,
+            "now": now,
+            "lease": now + settings()["lease"],
+            "idle": IDLE_AFTER,
+            "on_shift": manual or on_shift_now(session, agent_id, now),
+            "kinds": kinds,
+            "only_tenant": only[0] if only else None,
+            "only_task": only[1] if only else None,
+            "manual": manual,
+            "actor": actor.ref,
+            "reason": reason,
+        },
+    ).one_or_none()
     if row is None:
         return None
-    tenant_id, slug, task_id, kind, type_name, weight = row
-    moved = (
-        session.execute(
-            _assign_in(slug), {"at": utcnow(), "id": task_id, "actor": actor.ref, "reason": reason}
-        )
-        .scalars()
-        .all()
+    return Claimed(
+        int(row.tenant_id),
+        row.slug,
+        int(row.task_id),
+        row.kind,
+        row.type,
+        int(row.weight),
+        bool(row.over_capacity),
     )
-    if task_id not in moved:
-        # The index said queued but the task is not: never hand out such a task.
-        raise RuntimeError(f"work index and task disagree for {slug}/{task_id}")
-    return Claimed(tenant_id, slug, int(task_id), kind, type_name, int(weight), params["over"])
 
 
 def claim_next(
@@ -264,14 +237,7 @@ def claim_next(
     ``kinds`` only if given. Runs in the caller's transaction, which must commit
     for the claim to count.
     """
-    a = agent(session, agent_id, now, lock=True)
-    if a is None or a.presence is not rules.Presence.ONLINE or not a.on_shift:
-        return None
-    params = _claim_params(a, now, settings()["lease"])
-    for kind in Kind:
-        if kinds is not None and kind.value not in kinds:
-            params[f"capacity_{kind.value}"] = 0
-    return _run_claim(session, CLAIM_ANY, params, actor, f"taken by staff:{a.id}")
+    return _claim(session, agent_id, now, actor, f"taken by staff:{agent_id}", kinds=kinds)
 
 
 def claim_task(
@@ -279,15 +245,12 @@ def claim_task(
 ) -> Claimed | None:
     """Assign pool task ``task_id`` to ``agent_id`` if the rules still allow it (push).
 
-    The routing job chose the agent from a snapshot; this re-checks under the
-    agent's lock, with the same statement as :func:`claim_next`.
+    The routing job chose the agent from a snapshot; the claim re-checks everything
+    under the agent's lock, with the same function as :func:`claim_next`.
     """
-    a = agent(session, agent_id, now, lock=True)
-    if a is None or a.presence is not rules.Presence.ONLINE or not a.on_shift:
-        return None
-    params = _claim_params(a, now, settings()["lease"])
-    params.update(only_tenant=tenant_id, only_task=task_id)
-    return _run_claim(session, CLAIM_ONE, params, SYSTEM, f"routed to staff:{a.id}")
+    return _claim(
+        session, agent_id, now, SYSTEM, f"routed to staff:{agent_id}", only=(tenant_id, task_id)
+    )
 
 
 def assign_by_hand(
@@ -300,15 +263,12 @@ def assign_by_hand(
 ) -> Claimed:
     """A supervisor's assignment of pool task ``task_id`` to ``agent_id``.
 
-    The agent must serve the tenant and hold the skills; presence, shift and
-    capacity may be overridden, and going beyond capacity is flagged on the work
-    index row (``over_capacity``). Raises :class:`NotAssignable` saying why not.
+    The agent must serve the tenant and hold the skills; presence, shift, capacity
+    and an earlier decline may be overridden, and going beyond capacity is flagged
+    on the work index row (``over_capacity``). Raises :class:`NotAssignable` saying
+    why not (checked first, so the reasons are for people; the claim checks again).
     """
-    a = agent(session, agent_id, now, lock=True)
-    if a is not None:
-        # Read again now the lock is held: the locking read may have waited for
-        # another claim, and its load is that of its snapshot, from before it.
-        a = agent(session, agent_id, now)
+    a = agent(session, agent_id, now)
     if a is None:
         raise NotAssignable("this person has no agent profile")
     if tenant_id not in a.tenants:
@@ -316,7 +276,7 @@ def assign_by_hand(
     row = session.execute(
         text(
             "SELECT kind, weight, required_skills, state FROM bpo.work_items"
-            " WHERE tenant_id = :t AND task_id = :id FOR UPDATE"
+            " WHERE tenant_id = :t AND task_id = :id"
         ),
         {"t": tenant_id, "id": task_id},
     ).one_or_none()
@@ -325,21 +285,11 @@ def assign_by_hand(
     missing = set(row.required_skills) - set(rules.skill_tokens(a.skills))
     if missing:
         raise NotAssignable(f"this agent lacks {', '.join(sorted(missing))}")
-    params = _claim_params(a, now, settings()["lease"])
-    params.update(only_tenant=tenant_id, only_task=task_id, tokens=list(row.required_skills))
-    params["over"] = a.spare(row.kind) < row.weight
-    for kind in Kind:
-        params[f"capacity_{kind.value}"] = NO_LIMIT
-    # A supervisor may give back work the agent declined: forget that they did.
-    session.execute(
-        text(
-            "UPDATE bpo.work_items SET declined_by = array_remove(declined_by, :a)"
-            " WHERE tenant_id = :t AND task_id = :id"
-        ),
-        {"a": agent_id, "t": tenant_id, "id": task_id},
+    over = a.spare(row.kind) < row.weight
+    reason = f"assigned to staff:{a.id} by hand" + (" beyond capacity" if over else "")
+    claimed = _claim(
+        session, agent_id, now, supervisor, reason, only=(tenant_id, task_id), manual=True
     )
-    reason = f"assigned to staff:{a.id} by hand" + (" beyond capacity" if params["over"] else "")
-    claimed = _run_claim(session, CLAIM_ONE, params, supervisor, reason)
     if claimed is None:
         raise NotAssignable("someone else took the task meanwhile")
     return claimed
