@@ -66,3 +66,54 @@ def scratch_database(server_url: str) -> Iterator[str]:
                 connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
     finally:
         admin.dispose()
+
+
+# -- the platform in a benchmark process (used by claim.py and routing.py) ------------
+
+ALWAYS = [
+    {"day": d, "start": "00:00", "end": "23:59"}
+    for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+]
+
+
+def app_environ(database_url: str, redis_url: str, instance: str, **extra: str) -> dict[str, str]:
+    """The environment of a platform process on the benchmark's servers."""
+    return {
+        **os.environ,
+        "BPO_ENV": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "bench",
+        "BPO_INSTANCE_DIR": instance,
+        **extra,
+    }
+
+
+def make_agents(slug: str, n: int, capacity: dict[str, int], skills: dict[str, int]) -> list[int]:
+    """``n`` online agents always on shift serving tenant ``slug`` (in an app context)."""
+    from bpo.core.uow import unit_of_work
+    from bpo.identity import services as identity
+    from bpo.identity.models import MembershipRole, StaffRole
+    from bpo.routing.rules import Presence
+    from bpo.workforce.services import profile_of, set_presence, update_profile
+
+    ids = []
+    with unit_of_work() as uow:
+        s = uow.session
+        tenant = identity.tenant_by_slug(s, slug)
+        for _ in range(n):
+            tag = secrets.token_hex(4)
+            staff = identity.create_staff(
+                s,
+                email=f"bench-{tag}@staff.test",
+                name=f"Bench {tag}",
+                role=StaffRole.AGENT,
+                password=secrets.token_urlsafe(16),
+            )
+            identity.grant(s, staff, tenant, MembershipRole.AGENT)
+            profile_of(s, staff)
+            update_profile(s, staff, {"skills": skills, "capacity": capacity, "shifts": ALWAYS})
+            set_presence(s, staff, Presence.ONLINE)
+            s.flush()
+            ids.append(staff.id)
+    return ids

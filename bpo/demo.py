@@ -1,5 +1,10 @@
 """Demo data for ``make run``: staff, three tenants, two client users each.
 
+Each tenant also gets its own SLA calendar (New York, London, Sydney hours and
+holidays, two with a lunch break) and policies before its work is created, and the
+work is given a spread of SLA states and 30 days of closed history
+(:mod:`bpo.demo_work`), so the supervisor dashboard has a story to tell at once.
+
 Seeding runs once: it does nothing if the demo admin already exists. The demo
 agents have distinct skills, capacities, shifts and tenants, and are set online
 at every start so the demo work is routed to them.
@@ -202,7 +207,7 @@ def _seed_profiles() -> bool:
 
 
 def _seed_work(tenant: DemoTenant) -> bool:
-    from bpo.demo_work import seed_work
+    from bpo.demo_work import SLAS, seed_work
 
     admin_email = client_logins(tenant)[0][0]
     with unit_of_work(tenant.slug) as uow:
@@ -210,7 +215,7 @@ def _seed_work(tenant: DemoTenant) -> bool:
         if admin is None:
             return False
         requester = Actor(f"client:{admin.id}", admin.name)
-    return seed_work(tenant.slug, requester) > 0
+    return seed_work(tenant.slug, requester, sla=SLAS.get(tenant.slug)) > 0
 
 
 def _seed_people() -> bool:

@@ -15,12 +15,25 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import select, text, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    String,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
 
 from bpo.core.uow import UnitOfWork, unit_of_work
 from bpo.identity.models import StaffUser
 from bpo.sla.models import Notification
-from bpo.sla.services import Fired, check_due
+from bpo.sla.services import Fired, check_due_counted
 from bpo.work import index
 from bpo.work.models import WorkItem
 from tenants.db import utcnow
@@ -29,6 +42,7 @@ from tenants.models import Tenant
 log = logging.getLogger(__name__)
 
 MAIL_JOB = "queues.jobs.sla.deliver_mail"
+CHUNK = 5000  # due clocks fired in one transaction
 LABELS = {
     "first_response": "first response",
     "next_response": "next response",
@@ -49,10 +63,10 @@ def run_due(tenant: str, now: datetime | None = None) -> list[Fired]:
     fired: list[Fired] = []
     while True:  # in chunks, each its own transaction
         with unit_of_work(tenant) as uow:
-            batch = check_due(uow, now)
+            batch, read = check_due_counted(uow, now, limit=CHUNK)
             notify(uow, batch)
         fired += batch
-        if not batch:
+        if read < CHUNK or not batch:  # nothing more is due (or others hold the rest)
             return fired
 
 
@@ -96,27 +110,51 @@ def notify(uow: UnitOfWork, fired: list[Fired]) -> list[int]:
             )
         ).all()
     )
-    rows = []
+    rows: list[tuple[int, int, str, str]] = []
     for item in fired:
         what = "breached" if item.percent >= 100 else f"reached {item.percent} % of its target"
         message = f"{client}: task #{item.task_id} {LABELS.get(item.target, item.target)} {what}"
         recipients = {*supervisors, assignees.get(item.task_id)} - {None}
+        kind = "sla_breach" if item.percent >= 100 else "sla_warning"
         for staff_id in sorted(recipients):
-            rows.append(
-                Notification(
-                    staff_id=staff_id,
-                    tenant_id=tenant_id,
-                    task_id=item.task_id,
-                    kind="sla_breach" if item.percent >= 100 else "sla_warning",
-                    message=message,
-                )
-            )
-    session.add_all(rows)
-    session.flush()
-    ids = [n.id for n in rows]
+            rows.append((staff_id, item.task_id, kind, message))
+    ids = _insert_notifications(session, tenant_id, rows) if rows else []
     if ids and mail_configured():
         uow.defer(MAIL_JOB, queue="default", ids=ids)
     return ids
+
+
+def _insert_notifications(
+    session: Session, tenant_id: int, rows: list[tuple[int, int, str, str]]
+) -> list[int]:
+    """Every notification of a batch in one ``INSERT ... SELECT FROM unnest(...)``."""
+    staff, tasks, kinds, messages = (list(c) for c in zip(*rows, strict=True))
+    source = (
+        func.unnest(
+            bindparam("n_staff", staff, type_=ARRAY(BigInteger)),
+            bindparam("n_task", tasks, type_=ARRAY(BigInteger)),
+            bindparam("n_kind", kinds, type_=ARRAY(String)),
+            bindparam("n_message", messages, type_=ARRAY(String)),
+        )
+        .table_valued("staff_id", "task_id", "kind", "message")
+        .render_derived("n")
+    )
+    statement = (
+        insert(Notification)
+        .from_select(
+            ["staff_id", "tenant_id", "task_id", "kind", "message", "created_at"],
+            select(
+                source.c.staff_id,
+                literal(tenant_id, BigInteger),
+                source.c.task_id,
+                source.c.kind,
+                source.c.message,
+                literal(utcnow(), DateTime(timezone=True)),
+            ),
+        )
+        .returning(Notification.id)
+    )
+    return [int(i) for i in session.scalars(statement)]
 
 
 def mail_configured() -> bool:
