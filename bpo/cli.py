@@ -240,8 +240,18 @@ def demo_seed() -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from bpo.sla.cli import sla_cli
     from bpo.work.cli import tasks_cli
     from tenants.cli import db_cli, tenants_cli
 
-    for group in (tenants_cli, db_cli, staff_cli, clients_cli, tokens_cli, demo_cli, tasks_cli):
+    for group in (
+        tenants_cli,
+        db_cli,
+        staff_cli,
+        clients_cli,
+        tokens_cli,
+        demo_cli,
+        tasks_cli,
+        sla_cli,
+    ):
         app.cli.add_command(group)

@@ -207,7 +207,8 @@ def _seed_profiles() -> bool:
 
 
 def _seed_work(tenant: DemoTenant) -> bool:
-    from bpo.demo_work import SLAS, seed_work
+    from bpo.demo_sla import SLAS
+    from bpo.demo_work import seed_work
 
     admin_email = client_logins(tenant)[0][0]
     with unit_of_work(tenant.slug) as uow:

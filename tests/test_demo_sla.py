@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from bpo.core.actors import Actor
 from bpo.core.uow import unit_of_work
-from bpo.demo_work import BOOKS, SLAS, seed_work
+from bpo.demo_sla import SLAS
+from bpo.demo_work import BOOKS, seed_work
 from bpo.sla.engine import Calendar
 from bpo.sla.models import SlaCalendar, SlaClock, SlaEvent, SlaPolicy, SlaRollup
 from bpo.work import index

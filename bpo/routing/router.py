@@ -270,7 +270,9 @@ def defer_route(uow: UnitOfWork, tenant: str, by_kind: dict[str, list[int]]) -> 
 
 
 def mark_failed(tenant: str, task_ids: list[int], error: str) -> list[int]:
-    """A routing job failed for good: its open tasks go to ``exception`` with the error."""
+    """A job about these tasks failed for good (routing, or the review of handed-in
+    work): those the machine holds (new, queued, in review) go to ``exception`` with
+    the error, for a supervisor; work in an agent's hands is left to them."""
     sources = [s for s in Status if s.is_open and s is not Status.EXCEPTION]
     with unit_of_work(tenant) as uow:
         tenant_id = index.tenant_id(uow)
@@ -279,7 +281,7 @@ def mark_failed(tenant: str, task_ids: list[int], error: str) -> list[int]:
             .where(
                 WorkItem.tenant_id == tenant_id,
                 WorkItem.task_id.in_(task_ids),
-                WorkItem.state.in_([Status.NEW, Status.QUEUED]),
+                WorkItem.state.in_([Status.NEW, Status.QUEUED, Status.IN_REVIEW]),
             )
             .values(
                 state=Status.EXCEPTION,
@@ -296,6 +298,6 @@ def mark_failed(tenant: str, task_ids: list[int], error: str) -> list[int]:
             sources,
             Status.EXCEPTION,
             SYSTEM,
-            f"routing failed: {error}"[:2000],
+            f"a job failed: {error}"[:2000],
         )
     return sorted(moved)

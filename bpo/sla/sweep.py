@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session
 
 from bpo.core.uow import UnitOfWork, unit_of_work
 from bpo.identity.models import StaffUser
+from bpo.sla.checks import Fired, check_due_counted
 from bpo.sla.models import Notification
-from bpo.sla.services import Fired, check_due_counted
 from bpo.work import index
 from bpo.work.models import WorkItem
 from tenants.db import utcnow

@@ -327,3 +327,19 @@ def test_every_sql_claim_is_one_the_rules_accept(app, seed):
             assert rules.refusal(snapshot, work) is None
             assert work == accepted[0]  # and the most urgent of those it may take
     assert claims > 0
+
+
+def test_a_review_job_failing_for_good_puts_the_task_in_exception(app):
+    tenant = new_tenant()
+    agent_id = make_agent([tenant])
+    (task_id,) = create(tenant)
+    assert router.route(tenant, [task_id]).assigned == {task_id: agent_id}
+    with unit_of_work(tenant) as uow:
+        person = staff(uow.session, agent_id)
+        desk.start(uow, person, task_id)
+        desk.reply(uow, person, task_id, "Refund sent today.", internal=False)
+        desk.hand_in(uow, person, task_id, {"resolution": "refunded"})
+    assert task(tenant, task_id).status is Status.IN_REVIEW
+    assert router.mark_failed(tenant, [task_id], "ValueError: boom") == [task_id]
+    assert task(tenant, task_id).status is Status.EXCEPTION
+    assert item(tenant, task_id).last_error == "ValueError: boom"
