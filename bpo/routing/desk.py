@@ -58,6 +58,7 @@ class QueueItem:
     lease_until: datetime | None
     created_at: datetime
     over_capacity: bool
+    sla_paused: bool = False  # every SLA clock of it stands still (waiting on the client)
 
 
 def my_queue(session: Session, agent_id: int) -> list[QueueItem]:
@@ -65,8 +66,8 @@ def my_queue(session: Session, agent_id: int) -> list[QueueItem]:
     rows = session.execute(
         text(
             "SELECT w.tenant_id, t.slug, t.name, w.task_id, w.kind, w.type, w.state,"
-            " w.priority_rank, w.sla_due_at, w.lease_until, w.created_at, w.over_capacity"
-            " FROM bpo.work_items w JOIN bpo.tenants t ON t.id = w.tenant_id"
+            " w.priority_rank, w.sla_due_at, w.lease_until, w.created_at, w.over_capacity,"
+            " w.sla_paused FROM bpo.work_items w JOIN bpo.tenants t ON t.id = w.tenant_id"
             " JOIN bpo.staff_memberships m ON m.tenant_id = w.tenant_id"
             "  AND m.staff_id = w.assignee_id AND m.role = 'agent'"
             " WHERE w.assignee_id = :a AND w.state = ANY(:states)"
@@ -88,6 +89,7 @@ def my_queue(session: Session, agent_id: int) -> list[QueueItem]:
             lease_until=row.lease_until,
             created_at=row.created_at,
             over_capacity=row.over_capacity,
+            sla_paused=row.sla_paused,
         )
         for row in rows
     ]
