@@ -12,10 +12,10 @@ What is measured against what, and why:
   tenant's schema and the work index, the candidate agents read, the claim (agent
   lock, the claim statement, the task's move, audit events) and the commits.
 * **No-op jobs**: the same number of ``queues.jobs.maintenance.ping`` jobs on the
-  same Redis, the same queue and the same workers (two forking ``flask queues
-  worker support`` processes, the platform's default worker, one per core),
+  same Redis, the same queue and the same workers (two ``flask queues worker
+  support`` processes, the platform's default in-process worker, one per core),
   enqueued the same way, timed until the last has finished. That is RQ's own
-  cost per job (dequeue, fork of the work horse, result bookkeeping): the ceiling
+  cost per job (dequeue, running it, result bookkeeping): the ceiling
   for any job on this setup.
 
 The sides alternate (no-op, routing, no-op, routing) and each rate is the mean of

@@ -18,16 +18,28 @@ def queues_cli() -> None:
 @queues_cli.command("worker")
 @click.argument("queue", type=click.Choice(names.ALL))
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
-@click.option("--simple", is_flag=True, help="Run jobs in the worker process (no fork).")
+@click.option(
+    "--fork",
+    is_flag=True,
+    help="Fork a work horse per job (RQ's Worker) instead of running jobs in the worker.",
+)
 @with_appcontext
-def worker(queue: str, burst: bool, simple: bool) -> None:
-    """Work QUEUE. One queue per process: RQ moves a job atomically only then."""
+def worker(queue: str, burst: bool, fork: bool) -> None:
+    """Work QUEUE. One queue per process: RQ moves a job atomically only then.
+
+    Jobs run in the worker process itself (RQ's SimpleWorker) unless ``--fork``: the
+    platform's jobs are short transactions (a routing job takes a few milliseconds),
+    and a fork per job plus the new database connection its horse must open cost
+    several times that (bench/routing.py: 150 routed/s in-process, 27/s forking).
+    Timeouts still hold (RQ's SIGALRM death penalty); a worker that dies is
+    restarted by its supervisor (``bpo up``, systemd), and PostgreSQL keeps the work.
+    """
     from rq.worker import SimpleWorker
 
     from queues.runtime import get_app
 
     get_app()  # adopt the configured app before forking work horses
-    worker_class = SimpleWorker if simple else Worker
+    worker_class = Worker if fork else SimpleWorker
     w = worker_class([get_queue(queue)], connection=redis_connection(), serializer=JSONSerializer)
     w.work(burst=burst, with_scheduler=True)
 
