@@ -142,6 +142,12 @@ class WorkItem(SharedModel):
             "next_check_at",
             postgresql_where="next_check_at IS NOT NULL",
         ),
+        # The dashboard's tasks at risk: past a warning, not breached, soonest due first.
+        Index(
+            "ix_work_items_at_risk",
+            "sla_due_at",
+            postgresql_where=text("sla_warned > 0 AND NOT sla_breached"),
+        ),
     )
 
     tenant_id: Mapped[int] = mapped_column(ForeignKey("bpo.tenants.id", ondelete="CASCADE"))
