@@ -5,9 +5,9 @@ assignment is a short transaction through :mod:`bpo.routing.services`, so an
 agent's profile lock is held for one claim only: the most urgent task of a job is
 offered to its best candidate in the job's first transaction (so a one-task job
 commits once), every further offer in a transaction of its own. The first step is
-one cached statement per tenant (see :func:`_queue_statement`), because a routing
-job runs in a freshly forked work horse with nothing compiled. Everything here is
-idempotent: running a job twice changes nothing the first run did not already decide.
+one cached statement per tenant (see :func:`_queue_statement`): seven ORM statements
+cost more to build than to run. Everything here is idempotent: running a job twice
+changes nothing the first run did not already decide.
 """
 
 import logging
@@ -87,9 +87,10 @@ def _queue_statement(slug: str) -> Any:
     ``new`` → ``queued`` for the tasks whose ``defer_until`` has come (index row,
     task row and audit event); the deferred ones get their dispatch due when it
     comes (the reconciler picks them up); every pool task among the ids is marked
-    dispatched and returned as the rules see it. A routing job runs this first, in
-    a freshly forked work horse: one prepared text statement rather than seven ORM
-    statements to compile and send.
+    dispatched and returned as the rules see it. A routing job runs this first: one
+    prepared text statement rather than seven ORM statements to compile and send.
+    The schema is named from the validated slug and quoted (``schema_name``), as
+    ``transition_many``'s translated statements would name it.
     """
     schema = schema_name(slug)
     return text(
