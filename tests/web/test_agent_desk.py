@@ -495,3 +495,23 @@ def test_times_show_in_the_viewers_time_zone(client, desk):
     tokyo = due.astimezone(ZoneInfo("Asia/Tokyo"))
     assert tokyo.strftime("%Y-%m-%d %H:%M JST") in html
     assert f'data-due="{due.isoformat()}"' in html  # the countdown counts from UTC
+
+
+def test_history_names_the_staff_who_acted(app, client):
+    from bpo.routing import desk
+
+    tenant = new_tenant()
+    agent_id = make_agent([tenant], name="Priya Keyer")
+    with unit_of_work(tenant) as uow:
+        task_id = create_task(uow, ticket_task(), Actor("client:1", "C")).task.id
+    assert router.route(tenant, [task_id]).assigned == {task_id: agent_id}
+    with unit_of_work(tenant) as uow:
+        desk.start(uow, uow.session.get(StaffUser, agent_id), task_id)
+    with unit_of_work() as uow:
+        email = uow.session.scalar(select(StaffUser.email).where(StaffUser.id == agent_id))
+    assert login(client, "/login", email).status_code == 302
+    page = client.get(f"/agent/t/{tenant}/tasks/{task_id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "by Priya Keyer" in html  # the start, named
+    assert "by client" in html and f"by staff:{agent_id}" not in html

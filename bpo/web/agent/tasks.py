@@ -12,9 +12,12 @@ from typing import Any
 from flask import flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bpo.core.errors import AppError, flatten_fields
 from bpo.core.uow import request_uow
+from bpo.identity.models import StaffUser
 from bpo.routing import desk, review
 from bpo.web.agent import agent, desk_page
 from bpo.web.agent.workforms import (
@@ -31,6 +34,7 @@ from bpo.web.agent.workforms import (
 from bpo.web.files import send_task_file
 from bpo.work import index, services
 from bpo.work.models import Task
+from bpo.work.schemas import public_actor
 from bpo.work.states import Status
 from bpo.work.types import TYPES
 from tenants.db import utcnow
@@ -62,13 +66,15 @@ def _render(
     status: int = 200,
 ) -> ResponseReturnValue:
     uow, now = request_uow(), utcnow()
+    events = services.history(uow, task)
     return render_template(
         "agent/task.html",
         tenant=g.tenant,
         task=task,
         item=g.work_item,
         task_type=TYPES[task.type],
-        events=services.history(uow, task),
+        events=events,
+        actors=_actor_names(uow.session, [e.actor for e in events]),
         handle_time=desk.handle_time(uow.session, index.tenant_id(uow), task.id, now),
         work=work_form(uow.session, task, values),
         inputs=INPUTS,
@@ -77,6 +83,19 @@ def _render(
         Status=Status,
         now=now,
     ), status
+
+
+def _actor_names(session: Session, refs: list[str]) -> dict[str, str]:
+    """Staff names for the ``staff:<id>`` actors of a history (one query); clients and
+    the platform keep their generic labels."""
+    ids = {int(r.split(":", 1)[1]) for r in refs if r.startswith("staff:") and r[6:].isdigit()}
+    names = {
+        f"staff:{staff_id}": name
+        for staff_id, name in session.execute(
+            select(StaffUser.id, StaffUser.name).where(StaffUser.id.in_(ids))
+        )
+    }
+    return {r: names.get(r) or public_actor(r) for r in refs}
 
 
 def _failed(task: Task, exc: AppError, values: dict[str, str] | None = None) -> ResponseReturnValue:
