@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from bpo.core.actors import Actor
 from bpo.core.errors import Conflict, NotFound, ValidationFailed
-from bpo.core.uow import UnitOfWork, unit_of_work
+from bpo.core.uow import UnitOfWork, unit_of, unit_of_work
 from bpo.identity.models import StaffUser
 from bpo.routing import router
 from bpo.routing.rules import Presence
@@ -30,7 +30,7 @@ from bpo.work.models import Task, TaskMessage, WorkItem, WorkSession
 from bpo.work.services import transition
 from bpo.work.states import Kind, Status
 from bpo.workforce.models import AgentProfile
-from bpo.workforce.services import HOLDING, set_presence
+from bpo.workforce.services import HOLDING, effective_presence, set_presence
 from tenants.db import utcnow
 
 REVIEW_JOB = "queues.jobs.review.review_task"
@@ -159,15 +159,20 @@ def touch(session: Session, staff: StaffUser, now: datetime) -> bool:
 
     Writes ``last_seen_at`` at most once a minute (page views are frequent, the
     idle limit is 15 minutes). Only the timestamp moves: an agent who chose
-    "away" or "offline" stays so until they change it. Staff without an agent
-    profile (a supervisor looking around) are left alone. Returns whether it wrote.
+    "away" or "offline" stays so until they change it. An online agent back from
+    idling (they counted as away) is filled up after commit, as on going online.
+    Staff without an agent profile (a supervisor looking around) are left alone.
+    Returns whether it wrote.
     """
     profile = session.get(AgentProfile, staff.id)
     if profile is None:
         return False
     if profile.last_seen_at is not None and now - profile.last_seen_at < TOUCH_EVERY:
         return False
+    was_idle = effective_presence(profile, now) is Presence.AWAY
     profile.last_seen_at = now
+    if was_idle and profile.presence is Presence.ONLINE:
+        router.defer_fill(unit_of(session), staff.id)
     return True
 
 

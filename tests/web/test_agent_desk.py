@@ -24,6 +24,7 @@ from bpo.work.models import Task, WorkItem, WorkSession
 from bpo.work.services import add_client_message, create_task
 from bpo.work.states import Status
 from bpo.workforce.models import AgentProfile
+from queues.connection import get_queue
 from queues.jobs.review import review_task
 from tenants.db import utcnow
 from tests.support.agents import make_agent, new_tenant
@@ -135,11 +136,17 @@ def test_page_views_touch_the_agent_at_most_once_a_minute(client, desk):
     _, agent_id = desk
     with unit_of_work() as uow:
         uow.session.get(AgentProfile, agent_id).last_seen_at = utcnow() - timedelta(minutes=20)
+    support = get_queue("support")
+    support.empty()
     client.get("/agent/queue")
     with unit_of_work() as uow:
         first = uow.session.get(AgentProfile, agent_id).last_seen_at
     assert utcnow() - first < timedelta(seconds=30)
+    # back from idling (they counted as away): filled up as on going online
+    assert f"fill-{agent_id}-support" in support.job_ids
+    support.empty()
     client.get("/agent/queue")
+    assert support.job_ids == []  # no longer idle: no fill
     with unit_of_work() as uow:
         assert uow.session.get(AgentProfile, agent_id).last_seen_at == first
 
