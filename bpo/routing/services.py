@@ -30,7 +30,7 @@ from bpo.routing import rules
 from bpo.work.index import DISPATCH_GRACE
 from bpo.work.services import transition_many
 from bpo.work.states import Status
-from bpo.workforce.services import HOLDING, IDLE_AFTER
+from bpo.workforce.services import HOLDING, IDLE_AFTER, idle_presence
 from bpo.workforce.shifts import on_shift, parse_all
 from tenants.db import utcnow
 
@@ -82,24 +82,16 @@ FROM bpo.agent_profiles p JOIN bpo.staff_users s ON s.id = p.staff_id
 WHERE p.staff_id = ANY(:ids) AND s.active
 """
 AGENT_SQL = text(_AGENT)
-AGENT_LOCK_SQL = text(_AGENT + " FOR UPDATE OF p")
 HOLDING_VALUES = [s.value for s in HOLDING]
-
-
-def _presence(row: Any, now: datetime) -> rules.Presence:
-    presence = rules.Presence(row.presence)
-    if presence is rules.Presence.ONLINE:
-        seen = row.last_seen_at or row.presence_at
-        if now - seen > IDLE_AFTER:
-            return rules.Presence.AWAY
-    return presence
 
 
 def _agent(row: Any, now: datetime) -> rules.Agent:
     return rules.Agent(
         id=int(row.staff_id),
         tenants=frozenset(row.tenants),
-        presence=_presence(row, now),
+        presence=idle_presence(
+            rules.Presence(row.presence), row.last_seen_at, row.presence_at, now
+        ),
         on_shift=on_shift(parse_all(row.shifts), row.timezone, now),
         skills=dict(row.skills),
         capacity=dict(row.capacity),
@@ -109,20 +101,14 @@ def _agent(row: Any, now: datetime) -> rules.Agent:
     )
 
 
-def agents(
-    session: Session, ids: Sequence[int], now: datetime, *, lock: bool = False
-) -> list[rules.Agent]:
-    """Routing's view of the agents ``ids`` at ``now`` (locking their profiles if asked)."""
-    rows = session.execute(
-        AGENT_LOCK_SQL if lock else AGENT_SQL, {"ids": list(ids), "holding": HOLDING_VALUES}
-    )
+def agents(session: Session, ids: Sequence[int], now: datetime) -> list[rules.Agent]:
+    """Routing's view of the agents ``ids`` at ``now`` (active staff with a profile)."""
+    rows = session.execute(AGENT_SQL, {"ids": list(ids), "holding": HOLDING_VALUES})
     return [_agent(row, now) for row in rows]
 
 
-def agent(
-    session: Session, agent_id: int, now: datetime, *, lock: bool = False
-) -> rules.Agent | None:
-    found = agents(session, [agent_id], now, lock=lock)
+def agent(session: Session, agent_id: int, now: datetime) -> rules.Agent | None:
+    found = agents(session, [agent_id], now)
     return found[0] if found else None
 
 
@@ -176,11 +162,6 @@ def on_shift_now(session: Session, agent_id: int, now: datetime) -> bool:
         cached = (utcnow() + SHIFTS_TTL, parse_all(row.shifts), row.timezone)
         _shift_plans[agent_id] = cached
     return on_shift(cached[1], cached[2], now)
-
-
-def forget_shift_plan(agent_id: int) -> None:
-    """Drop this process's copy of an agent's shifts (their profile just changed)."""
-    _shift_plans.pop(agent_id, None)
 
 
 def _claim(

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from bpo.core.uow import UnitOfWork
 from bpo.sla import clock as clocks
 from bpo.sla.models import SlaClock, SlaEvent
-from bpo.sla.services import ClockRef, Tally, _calendar, mirror_many
+from bpo.sla.services import ClockRef, Tally, calendar_from_json, mirror_many
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def check_due_counted(
             fired_before,
         )
         if key not in memo:
-            calendar = _calendar(row.calendar_text)
+            calendar = calendar_from_json(row.calendar_text)
             value = clocks.Clock(
                 target=row.target,
                 target_seconds=row.target_seconds,

@@ -98,14 +98,14 @@ def policy_for(
 
 
 @lru_cache(maxsize=1024)
-def _calendar(frozen: str) -> Calendar:
-
+def calendar_from_json(frozen: str) -> Calendar:
+    """A stored calendar from its JSON text, read once per distinct text (cached)."""
     return Calendar.from_dict(json.loads(frozen))
 
 
 def calendar_of(definition: dict[str, Any]) -> Calendar:
-
-    return _calendar(json.dumps(definition, sort_keys=True))
+    """A clock's or policy's stored calendar (see :func:`calendar_from_json`)."""
+    return calendar_from_json(json.dumps(definition, sort_keys=True))
 
 
 # -- a clock row and its pure twin ---------------------------------------------------

@@ -1,20 +1,18 @@
-"""Agent profiles: reading and changing them, and the snapshot routing decides on."""
+"""Agent profiles: reading and changing them, presence, and the view routing decides on."""
 
 from datetime import datetime, timedelta
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bpo.core.errors import ValidationFailed
-from bpo.identity.models import MembershipRole, StaffMembership, StaffUser
+from bpo.identity.models import StaffUser
 from bpo.routing.rules import Agent, Presence
-from bpo.work.models import WorkItem
 from bpo.work.states import Kind, Status
 from bpo.work.types import TYPES
 from bpo.workforce.models import AgentProfile
-from bpo.workforce.shifts import ShiftError, on_shift, parse_all
+from bpo.workforce.shifts import ShiftError, parse_all
 from tenants.db import utcnow
 
 IDLE_AFTER = timedelta(minutes=15)  # online but unseen this long: away
@@ -78,42 +76,26 @@ def set_presence(session: Session, staff: StaffUser, presence: Presence) -> None
         profile.last_seen_at = profile.presence_at
 
 
-def effective_presence(profile: AgentProfile, now: datetime) -> Presence:
+def idle_presence(
+    presence: Presence, last_seen_at: datetime | None, presence_at: datetime, now: datetime
+) -> Presence:
     """Online but not seen for ``IDLE_AFTER``: away, without anyone having to say so."""
-    if profile.presence is Presence.ONLINE:
-        seen = profile.last_seen_at or profile.presence_at
-        if now - seen > IDLE_AFTER:
-            return Presence.AWAY
-    return profile.presence
+    if presence is Presence.ONLINE and now - (last_seen_at or presence_at) > IDLE_AFTER:
+        return Presence.AWAY
+    return presence
+
+
+def effective_presence(profile: AgentProfile, now: datetime) -> Presence:
+    return idle_presence(profile.presence, profile.last_seen_at, profile.presence_at, now)
 
 
 def snapshot(session: Session, staff: StaffUser, now: datetime) -> Agent:
-    """The agent as routing sees them at ``now``: tenants, presence, shift, skills, load."""
-    profile = profile_of(session, staff)
-    tenants = frozenset(
-        session.scalars(
-            select(StaffMembership.tenant_id).where(
-                StaffMembership.staff_id == staff.id,
-                StaffMembership.role == MembershipRole.AGENT,
-            )
-        )
-    )
-    load: dict[str, int] = {}
-    held = session.execute(
-        select(WorkItem.type, func.count())
-        .where(WorkItem.assignee_id == staff.id, WorkItem.state.in_(HOLDING))
-        .group_by(WorkItem.type)
-    )
-    for type_name, count in held:
-        task_type = TYPES[type_name]
-        load[task_type.kind.value] = load.get(task_type.kind.value, 0) + task_type.weight * count
-    return Agent(
-        id=staff.id,
-        tenants=tenants,
-        presence=effective_presence(profile, now),
-        on_shift=on_shift(parse_all(profile.shifts), staff.timezone, now),
-        skills=dict(profile.skills),
-        capacity=dict(profile.capacity),
-        load=load,
-        last_assigned_at=profile.last_assigned_at,
-    )
+    """The agent as routing sees them at ``now`` (a profile is made if there is none):
+    the same view the router decides on, :func:`bpo.routing.services.agent`."""
+    from bpo.routing.services import agent  # routing builds on this module
+
+    profile_of(session, staff)
+    found = agent(session, staff.id, now)
+    if found is None:
+        raise LookupError(f"staff {staff.id} is not an active agent")
+    return found
