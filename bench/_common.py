@@ -70,6 +70,17 @@ def scratch_database(server_url: str) -> Iterator[str]:
 
 # -- the platform in a benchmark process (used by claim.py and routing.py) ------------
 
+# One support ticket, as the claim and routing benchmarks create them.
+TICKET = {
+    "type": "support.ticket",
+    "payload": {
+        "subject": "Where is my refund?",
+        "requester": {"name": "Kim Lee", "email": "kim@example.com"},
+        "channel": "email",
+        "message": "Order 5512 was returned two weeks ago.",
+    },
+}
+
 ALWAYS = [
     {"day": d, "start": "00:00", "end": "23:59"}
     for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

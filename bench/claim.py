@@ -35,7 +35,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from _common import app_environ, make_agents, servers
+from _common import TICKET, app_environ, make_agents, servers
 
 AGENTS = 16
 CAPACITY = 100  # the most a profile allows; each agent claims exactly this many
@@ -129,20 +129,11 @@ def setup(env: dict[str, str]) -> tuple[list[int], str]:
     with app.app_context():
         migrate_shared(engine)
         provision(engine, SLUG, "Bench claim")
-        ticket = {
-            "type": "support.ticket",
-            "payload": {
-                "subject": "Where is my refund?",
-                "requester": {"name": "Kim Lee", "email": "kim@example.com"},
-                "channel": "email",
-                "message": "Order 5512 was returned two weeks ago.",
-            },
-        }
         priorities = ["low", "normal", "high", "urgent"]
         with unit_of_work(SLUG) as uow:
             created = services.create_batch(
                 uow,
-                [{**ticket, "priority": priorities[i % 4]} for i in range(TASKS)],
+                [{**TICKET, "priority": priorities[i % 4]} for i in range(TASKS)],
                 Actor("client:1", "Bench"),
             ).created
         router.route(SLUG, [t.id for t in created])  # nobody serves it yet: all queued

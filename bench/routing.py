@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import app_environ, make_agents, servers
+from _common import TICKET, app_environ, make_agents, servers
 
 TASKS = 600
 WORKERS = 2
@@ -39,15 +39,6 @@ GOAL = 0.5
 SLUG = "bench_routing"
 ROOT = Path(__file__).resolve().parents[1]
 FLASK = ROOT / ".venv" / "bin" / "flask"
-TICKET = {
-    "type": "support.ticket",
-    "payload": {
-        "subject": "Where is my refund?",
-        "requester": {"name": "Kim Lee", "email": "kim@example.com"},
-        "channel": "email",
-        "message": "Order 5512 was returned two weeks ago.",
-    },
-}
 
 
 def start_workers(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
