@@ -2,9 +2,9 @@
 
 Set-based, for the timer of one tenant and the minute sweep alike: one locking read
 of the due clocks (SKIP LOCKED), the checkpoint arithmetic once per distinct clock
-set-up, one ``INSERT … ON CONFLICT DO NOTHING`` for every event (the partial unique
-index on clock, kind and threshold keeps each to once, whoever else fires it), one
-``UPDATE`` for every clock, then the rollups and the index mirror.
+set-up, then one statement that updates every clock and inserts every event with
+``ON CONFLICT DO NOTHING`` (the partial unique index on clock, kind and threshold
+keeps each to once, whoever else fires it), then the rollups and the index mirror.
 """
 
 import json
@@ -62,8 +62,9 @@ def check_due_counted(
 
     Set-based: one locking read of the due clocks (plain rows, not ORM objects), the
     checkpoint arithmetic once per distinct (calendar, start, target, credit, fired)
-    in Python, then one ``INSERT ... SELECT FROM unnest(...)`` for every event, one
-    ``UPDATE ... FROM unnest(...)`` for every clock, the rollups and :func:`mirror_many`.
+    in Python, then one statement for every event and clock (``INSERT ... SELECT FROM
+    unnest(...)`` with ``UPDATE ... FROM unnest(...)`` as its CTE), the rollups and
+    :func:`mirror_many`.
     """
     session = uow.session
     session.flush()
@@ -109,7 +110,7 @@ def check_due_counted(
         fired = sorted({*fired_before, *(p for p, _ in due)})
         warned = max([p for p in fired if p < clocks.BREACH], default=0)
         updates.append((row.id, json.dumps(fired), warned, clocks.BREACH in fired, next_check))
-    inserted = _insert_events(session, events) if events else set()
+    inserted = _write(session, events, updates)
     fired_now: list[Fired] = []
     tally = Tally()
     for task_id, clock_id, _kind, percent, when, target in events:
@@ -117,7 +118,6 @@ def check_due_counted(
             fired_now.append(Fired(task_id, target, percent, when))
             if percent == clocks.BREACH:
                 tally.breach(ClockRef(task_id, target), when)
-    _update_fired(session, updates)
     tally.write(uow)
     mirror_many(uow, sorted({row.task_id for row in rows}))
     return fired_now, len(rows)
@@ -140,10 +140,30 @@ def _array(name: str, values: list[Any], item: Any) -> Any:
     return bindparam(name, values, type_=ARRAY(item))
 
 
-def _insert_events(
-    session: Session, events: list[tuple[int, int, str, int, datetime, str]]
+def _write(
+    session: Session,
+    events: list[tuple[int, int, str, int, datetime, str]],
+    updates: list[tuple[int, str, int, bool, datetime | None]],
 ) -> set[tuple[int, int]]:
-    """Insert warning/breach events once each; returns the (clock, threshold) inserted."""
+    """Every clock's update and every event, in one statement (the update a CTE of the
+    insert); returns the (clock, threshold) of the events inserted, once each."""
+    update_clocks = _update_fired(updates)
+    if events:
+        statement = _insert_events(events).add_cte(update_clocks.cte("clocks_fired"))
+        inserted = {(int(c), int(t)) for c, t in session.execute(statement)}
+    else:
+        session.execute(update_clocks, execution_options={"synchronize_session": False})
+        inserted = set()
+    changed = {u[0] for u in updates}
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, SlaClock) and obj.id in changed:
+            session.expire(obj)  # stale now
+    return inserted
+
+
+def _insert_events(events: list[tuple[int, int, str, int, datetime, str]]) -> Any:
+    """Insert warning/breach events once each, returning the (clock, threshold) inserted:
+    ON CONFLICT DO NOTHING on the partial unique index keeps each to once."""
     task_ids, clock_ids, kinds, thresholds, ats, targets = (
         list(c) for c in zip(*events, strict=True)
     )
@@ -159,7 +179,7 @@ def _insert_events(
         .table_valued("task_id", "clock_id", "kind", "threshold", "at", "target")
         .render_derived("e")
     )
-    statement = (
+    return (
         insert(SlaEvent)
         .from_select(
             ["task_id", "clock_id", "kind", "threshold", "at", "data"],
@@ -178,14 +198,10 @@ def _insert_events(
         )
         .returning(SlaEvent.clock_id, SlaEvent.threshold)
     )
-    return {(int(c), int(t)) for c, t in session.execute(statement)}
 
 
-def _update_fired(
-    session: Session, updates: list[tuple[int, str, int, bool, datetime | None]]
-) -> None:
-    """What fired, the highest warning, the breach and the next check of many clocks in
-    one statement; any of them loaded in the session is expired (it is stale now)."""
+def _update_fired(updates: list[tuple[int, str, int, bool, datetime | None]]) -> Any:
+    """What fired, the highest warning, the breach and the next check of many clocks."""
     ids, fired, warned, breached, next_checks = (list(c) for c in zip(*updates, strict=True))
     source = (
         func.unnest(
@@ -198,7 +214,7 @@ def _update_fired(
         .table_valued("id", "fired", "warned", "breached", "next_check")
         .render_derived("u")
     )
-    session.execute(
+    return (
         update(SlaClock)
         .where(SlaClock.id == source.c.id)
         .values(
@@ -206,10 +222,5 @@ def _update_fired(
             warned=source.c.warned,
             breached=SlaClock.breached | source.c.breached,
             next_check_at=source.c.next_check,
-        ),
-        execution_options={"synchronize_session": False},
+        )
     )
-    changed = set(ids)
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, SlaClock) and obj.id in changed:
-            session.expire(obj)

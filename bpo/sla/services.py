@@ -17,12 +17,14 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 from sqlalchemy import (
+    BigInteger,
+    bindparam,
     func,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
 from bpo.core.uow import UnitOfWork
@@ -32,6 +34,7 @@ from bpo.sla.models import SlaClock, SlaEvent, SlaPolicy, SlaRollup
 from bpo.work.models import Task, WorkItem
 from bpo.work.states import Kind, Status
 from tenants.binding import copy_rows, next_ids
+from tenants.db import utcnow
 
 CHECK_JOB = "queues.jobs.sla.check_due"
 SUPPORT_TARGETS = ("first_response", "next_response", "resolution")
@@ -445,11 +448,19 @@ def schedule(uow: UnitOfWork, instants: Iterable[datetime]) -> None:
 
 
 def mirror_many(uow: UnitOfWork, task_ids: list[int]) -> dict[int, datetime | None]:
-    """:func:`mirror` for many tasks in three statements; returns each one's due."""
+    """:func:`mirror` for many tasks in one statement; returns each one's due.
+
+    The clocks are aggregated once per task (a CTE) and feed both copies: the task
+    row, written only where its due instant changed (a warning moves none), and the
+    work-index row (the next check moves with every checkpoint).
+    """
     from bpo.work import index  # the index imports the routing rules; keep this light
 
     session = uow.session
     session.flush()
+    ids = bindparam("mirror_ids", list(task_ids), type_=ARRAY(BigInteger))
+    # Two tables updated in one statement: each ``updated_at`` its own named parameter.
+    stamp = utcnow()
     instants = (
         select(
             SlaClock.task_id.label("task_id"),
@@ -461,22 +472,20 @@ def mirror_many(uow: UnitOfWork, task_ids: list[int]) -> dict[int, datetime | No
                 "paused"
             ),
         )
-        .where(SlaClock.task_id.in_(task_ids))
+        .where(SlaClock.task_id == func.any(ids))
         .group_by(SlaClock.task_id)
-        .subquery()
+        .cte("instants")
     )
-    due: dict[int, datetime | None] = {
-        int(task_id): at
-        for task_id, at in session.execute(
-            update(Task)
-            .where(Task.id == instants.c.task_id)
-            .values(sla_due_at=instants.c.due)
-            .returning(Task.id, Task.sla_due_at),
-            execution_options={"synchronize_session": False},
-        )
-    }
-    next_checks = session.scalars(
+    tasks_moved = (
+        update(Task)
+        .where(Task.id == instants.c.task_id, Task.sla_due_at.is_distinct_from(instants.c.due))
+        .values(sla_due_at=instants.c.due, updated_at=bindparam("task_updated_at", stamp))
+        .returning(Task.id)
+        .cte("tasks_moved")
+    )
+    rows = session.execute(
         update(WorkItem)
+        .add_cte(tasks_moved)
         .where(
             WorkItem.tenant_id == index.tenant_id(uow),
             WorkItem.task_id == instants.c.task_id,
@@ -487,11 +496,13 @@ def mirror_many(uow: UnitOfWork, task_ids: list[int]) -> dict[int, datetime | No
             sla_warned=instants.c.warned,
             sla_breached=instants.c.breached,
             sla_paused=instants.c.paused,
+            updated_at=bindparam("item_updated_at", stamp),
         )
-        .returning(WorkItem.next_check_at),
+        .returning(WorkItem.task_id, WorkItem.sla_due_at, WorkItem.next_check_at),
         execution_options={"synchronize_session": False},
     ).all()
-    schedule(uow, [at for at in next_checks if at is not None])
+    schedule(uow, [row.next_check_at for row in rows if row.next_check_at is not None])
+    due = {int(row.task_id): row.sla_due_at for row in rows}
     return {task_id: due.get(task_id) for task_id in task_ids}
 
 

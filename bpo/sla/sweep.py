@@ -16,28 +16,17 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import (
-    BigInteger,
-    DateTime,
-    String,
-    bindparam,
-    func,
-    insert,
-    literal,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
 
 from bpo.core.uow import UnitOfWork, unit_of_work
 from bpo.identity.models import StaffUser
 from bpo.sla.checks import Fired, check_due_counted
 from bpo.sla.models import Notification
 from bpo.work import index
-from bpo.work.models import WorkItem
 from tenants.db import utcnow
-from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +63,14 @@ def sweep(now: datetime | None = None) -> SweepReport:
     """The backstop: every tenant with a checkpoint due by ``now``."""
     now = now or utcnow()
     with unit_of_work() as uow:
+        # The due rows by the next-check index, then their tenants: one range scan.
+        # (Left to itself the planner probes every tenant's rows instead, 30x slower.)
         slugs = uow.session.scalars(
             text(
-                "SELECT t.slug FROM bpo.tenants t WHERE EXISTS (SELECT 1 FROM bpo.work_items w"
-                " WHERE w.tenant_id = t.id AND w.next_check_at <= :now) ORDER BY t.slug"
+                "WITH due AS MATERIALIZED (SELECT DISTINCT w.tenant_id FROM bpo.work_items w"
+                " WHERE w.next_check_at <= :now)"
+                " SELECT t.slug FROM bpo.tenants t JOIN due ON due.tenant_id = t.id"
+                " ORDER BY t.slug"
             ),
             {"now": now},
         ).all()
@@ -87,74 +80,54 @@ def sweep(now: datetime | None = None) -> SweepReport:
     return report
 
 
+# Recipients and message of each checkpoint fired, worked out in the database: the
+# tenant's supervisors and the task's assignee, each once; the client's name leads.
+NOTIFY_SQL = text(
+    """
+    INSERT INTO bpo.notifications (staff_id, tenant_id, task_id, kind, message, created_at)
+    SELECT r.staff_id, t.id, f.task_id, f.kind, t.name || ': ' || f.message, :now
+      FROM unnest(CAST(:tasks AS bigint[]), CAST(:kinds AS text[]), CAST(:messages AS text[]))
+           AS f(task_id, kind, message)
+      JOIN bpo.tenants t ON t.id = :tenant
+      CROSS JOIN LATERAL (
+            SELECT m.staff_id FROM bpo.staff_memberships m
+             WHERE m.tenant_id = t.id AND m.role = 'supervisor'
+            UNION
+            SELECT w.assignee_id FROM bpo.work_items w
+             WHERE w.tenant_id = t.id AND w.task_id = f.task_id AND w.assignee_id IS NOT NULL
+           ) r
+     ORDER BY f.task_id, r.staff_id
+    RETURNING id
+    """
+)
+
+
 def notify(uow: UnitOfWork, fired: list[Fired]) -> list[int]:
     """In-app notifications for each checkpoint fired, to the task's assignee and the
-    tenant's supervisors; e-mail follows after commit when mail is configured."""
+    tenant's supervisors (one statement); e-mail follows after commit when mail is
+    configured."""
     if not fired:
         return []
-    session = uow.session
-    tenant_id = index.tenant_id(uow)
-    client = session.scalar(select(Tenant.name).where(Tenant.id == tenant_id))
-    supervisors = session.scalars(
-        text(
-            "SELECT staff_id FROM bpo.staff_memberships"
-            " WHERE tenant_id = :t AND role = 'supervisor'"
-        ),
-        {"t": tenant_id},
-    ).all()
-    assignees = dict(
-        session.execute(
-            select(WorkItem.task_id, WorkItem.assignee_id).where(
-                WorkItem.tenant_id == tenant_id,
-                WorkItem.task_id.in_({f.task_id for f in fired}),
-            )
-        ).all()
-    )
-    rows: list[tuple[int, int, str, str]] = []
+    messages = []
     for item in fired:
         what = "breached" if item.percent >= 100 else f"reached {item.percent} % of its target"
-        message = f"{client}: task #{item.task_id} {LABELS.get(item.target, item.target)} {what}"
-        recipients = {*supervisors, assignees.get(item.task_id)} - {None}
-        kind = "sla_breach" if item.percent >= 100 else "sla_warning"
-        for staff_id in sorted(recipients):
-            rows.append((staff_id, item.task_id, kind, message))
-    ids = _insert_notifications(session, tenant_id, rows) if rows else []
+        messages.append(f"task #{item.task_id} {LABELS.get(item.target, item.target)} {what}")
+    ids = [
+        int(i)
+        for i in uow.session.scalars(
+            NOTIFY_SQL,
+            {
+                "tenant": index.tenant_id(uow),
+                "tasks": [f.task_id for f in fired],
+                "kinds": ["sla_breach" if f.percent >= 100 else "sla_warning" for f in fired],
+                "messages": messages,
+                "now": utcnow(),
+            },
+        )
+    ]
     if ids and mail_configured():
         uow.defer(MAIL_JOB, queue="default", ids=ids)
     return ids
-
-
-def _insert_notifications(
-    session: Session, tenant_id: int, rows: list[tuple[int, int, str, str]]
-) -> list[int]:
-    """Every notification of a batch in one ``INSERT ... SELECT FROM unnest(...)``."""
-    staff, tasks, kinds, messages = (list(c) for c in zip(*rows, strict=True))
-    source = (
-        func.unnest(
-            bindparam("n_staff", staff, type_=ARRAY(BigInteger)),
-            bindparam("n_task", tasks, type_=ARRAY(BigInteger)),
-            bindparam("n_kind", kinds, type_=ARRAY(String)),
-            bindparam("n_message", messages, type_=ARRAY(String)),
-        )
-        .table_valued("staff_id", "task_id", "kind", "message")
-        .render_derived("n")
-    )
-    statement = (
-        insert(Notification)
-        .from_select(
-            ["staff_id", "tenant_id", "task_id", "kind", "message", "created_at"],
-            select(
-                source.c.staff_id,
-                literal(tenant_id, BigInteger),
-                source.c.task_id,
-                source.c.kind,
-                source.c.message,
-                literal(utcnow(), DateTime(timezone=True)),
-            ),
-        )
-        .returning(Notification.id)
-    )
-    return [int(i) for i in session.scalars(statement)]
 
 
 def mail_configured() -> bool:
