@@ -42,14 +42,19 @@ class Services:
 def _wipe(database_url: str, redis_url: str) -> None:
     from bpo.config import normalize_database_url
 
-    engine = create_engine(normalize_database_url(database_url))
-    with engine.begin() as connection:
-        schemas = connection.execute(
-            text(
-                "SELECT nspname FROM pg_namespace"
-                " WHERE nspname = 'bpo' OR nspname LIKE 'tenant\\_%'"
+    engine = create_engine(normalize_database_url(database_url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        schemas = (
+            connection.execute(
+                text(
+                    "SELECT nspname FROM pg_namespace"
+                    " WHERE nspname = 'bpo' OR nspname LIKE 'tenant\\_%'"
+                )
             )
-        ).scalars()
+            .scalars()
+            .all()
+        )
+        # One transaction per schema: dropping hundreds at once overflows the lock table.
         for schema in schemas:
             connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
     engine.dispose()

@@ -199,7 +199,7 @@ def test_a_fixed_number_of_statements_for_any_number_of_tenants(scene, engine):
         one = len(statements)
         statements.clear()
         overview([scene["a"], scene["b"]], scene["now"])
-        assert len(statements) == one == 7
+        assert len(statements) == one == 5
         schemas = (f"tenant_{scene['a_slug']}", f"tenant_{scene['b_slug']}")
         assert not any(name in s for s in statements for name in schemas)  # shared only
     finally:
