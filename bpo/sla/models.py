@@ -150,7 +150,10 @@ class Notification(SharedModel):
     beyond the task's number and the client's name."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_staff_created", "staff_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_notifications_staff_created", "staff_id", "created_at"),
+        Index("ix_notifications_unread", "staff_id", postgresql_where=text("read_at IS NULL")),
+    )
 
     id: Mapped[int] = bigint_pk()
     staff_id: Mapped[int] = mapped_column(ForeignKey("bpo.staff_users.id", ondelete="CASCADE"))

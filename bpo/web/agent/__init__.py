@@ -92,4 +92,4 @@ def home() -> ResponseReturnValue:
 
 
 # Route modules register on the blueprint when imported.
-from bpo.web.agent import queue, tasks  # noqa: E402, F401
+from bpo.web.agent import notifications, queue, tasks  # noqa: E402, F401
