@@ -158,33 +158,62 @@ def _queues(
 
 
 def _at_risk(session: Session, ids: list[int], now: datetime) -> tuple[list[AtRiskRow], int]:
-    rows = session.execute(
+    """The most urgent AT_RISK_LIMIT tasks past a warning and not breached, and how
+    many there are: counted and cut on the index alone, names joined to the rows
+    shown only."""
+    order = (
+        WorkItem.sla_due_at.asc().nulls_last(),
+        WorkItem.priority_rank.desc(),
+        WorkItem.created_at,
+        WorkItem.tenant_id,
+        WorkItem.task_id,
+    )
+    shown = (
         select(
             WorkItem.tenant_id,
-            Tenant.slug,
-            Tenant.name,
             WorkItem.task_id,
             WorkItem.kind,
             WorkItem.type,
             WorkItem.state,
             WorkItem.assignee_id,
-            StaffUser.name,
             WorkItem.sla_warned,
             WorkItem.sla_due_at,
             WorkItem.sla_paused,
-            func.count().over(),
-        )
-        .join(Tenant, Tenant.id == WorkItem.tenant_id)
-        .outerjoin(StaffUser, StaffUser.id == WorkItem.assignee_id)
-        .where(_among(WorkItem.tenant_id, ids), WorkItem.sla_warned > 0, ~WorkItem.sla_breached)
-        .order_by(
-            WorkItem.sla_due_at.asc().nulls_last(),
-            WorkItem.priority_rank.desc(),
+            WorkItem.priority_rank,
             WorkItem.created_at,
-            WorkItem.tenant_id,
-            WorkItem.task_id,
+            func.count().over().label("total"),
         )
+        .where(_among(WorkItem.tenant_id, ids), WorkItem.sla_warned > 0, ~WorkItem.sla_breached)
+        .order_by(*order)
         .limit(AT_RISK_LIMIT)
+        .subquery("shown")
+    )
+    w = shown.c
+    rows = session.execute(
+        select(
+            w.tenant_id,
+            Tenant.slug,
+            Tenant.name,
+            w.task_id,
+            w.kind,
+            w.type,
+            w.state,
+            w.assignee_id,
+            StaffUser.name,
+            w.sla_warned,
+            w.sla_due_at,
+            w.sla_paused,
+            w.total,
+        )
+        .join(Tenant, Tenant.id == w.tenant_id)
+        .outerjoin(StaffUser, StaffUser.id == w.assignee_id)
+        .order_by(
+            w.sla_due_at.asc().nulls_last(),
+            w.priority_rank.desc(),
+            w.created_at,
+            w.tenant_id,
+            w.task_id,
+        )
     ).all()
     out = [
         AtRiskRow(
