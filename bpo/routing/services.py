@@ -16,9 +16,12 @@ So no task is ever held by two agents: the index row is the lock, and a claimer
 skips rows another claimer holds rather than queueing behind them.
 """
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from flask import current_app
@@ -31,7 +34,7 @@ from bpo.work.index import DISPATCH_GRACE
 from bpo.work.services import transition_many
 from bpo.work.states import Status
 from bpo.workforce.services import HOLDING, IDLE_AFTER, idle_presence
-from bpo.workforce.shifts import on_shift, parse_all
+from bpo.workforce.shifts import Shift, on_shift, parse_all
 from tenants.db import utcnow
 
 POOL = Status.QUEUED
@@ -68,7 +71,8 @@ def settings() -> dict[str, Any]:
 # -- the agent as routing sees them ------------------------------------------------
 
 _AGENT = """
-SELECT p.staff_id, p.skills, p.capacity, p.shifts, p.presence, p.presence_at,
+SELECT p.staff_id, p.skills::text AS skills, p.capacity::text AS capacity,
+       p.shifts::text AS shifts, p.presence, p.presence_at,
        p.last_seen_at, p.last_assigned_at, s.timezone,
        ARRAY(SELECT m.tenant_id FROM bpo.staff_memberships m
              WHERE m.staff_id = p.staff_id AND m.role = 'agent') AS tenants,
@@ -85,16 +89,36 @@ AGENT_SQL = text(_AGENT)
 HOLDING_VALUES = [s.value for s in HOLDING]
 
 
+@dataclass(frozen=True)
+class _Plan:
+    skills: Mapping[str, int]
+    capacity: Mapping[str, int]
+    shifts: tuple[Shift, ...]
+
+
+@lru_cache(maxsize=4096)
+def _plan(skills: str, capacity: str, shifts: str) -> _Plan:
+    """A profile's skills, capacity and shifts from their JSON text, parsed once per
+    distinct text: routing reads every candidate's profile for each task, and
+    profiles change by a supervisor's edit (which changes the text, so the key)."""
+    return _Plan(
+        MappingProxyType(json.loads(skills)),
+        MappingProxyType(json.loads(capacity)),
+        tuple(parse_all(json.loads(shifts))),
+    )
+
+
 def _agent(row: Any, now: datetime) -> rules.Agent:
+    plan = _plan(row.skills, row.capacity, row.shifts)
     return rules.Agent(
         id=int(row.staff_id),
         tenants=frozenset(row.tenants),
         presence=idle_presence(
             rules.Presence(row.presence), row.last_seen_at, row.presence_at, now
         ),
-        on_shift=on_shift(parse_all(row.shifts), row.timezone, now),
-        skills=dict(row.skills),
-        capacity=dict(row.capacity),
+        on_shift=on_shift(plan.shifts, row.timezone, now),
+        skills=dict(plan.skills),
+        capacity=dict(plan.capacity),
         load={k: int(v) for k, v in row.load.items()},
         last_assigned_at=row.last_assigned_at,
         overflow_tenants=frozenset(row.overflow),
