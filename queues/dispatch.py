@@ -14,19 +14,21 @@ ON_FAILURE = Callback("queues.jobs.routing.on_failure")
 
 
 def enqueue(deferred: Deferred) -> None:
-    """Enqueue ``deferred``; a job id already waiting is left as it is (at most once).
+    """Enqueue ``deferred``; for a ``once`` job, an id already waiting is left as it
+    is (at most once).
 
-    A job with an id keeps no result (``result_ttl=0``), so the id guards against
+    A ``once`` job keeps no result (``result_ttl=0``), so the id guards against
     duplicates only while the job waits or runs, never against the next run.
     """
     queue = get_queue(deferred.queue)
+    once = deferred.job_id is not None and deferred.once
     options = {
         "kwargs": deferred.kwargs,
         "job_id": deferred.job_id,
-        "unique": deferred.job_id is not None,
+        "unique": once,
         "retry": RETRY,
         "on_failure": ON_FAILURE,
-        "result_ttl": 0 if deferred.job_id is not None else RESULT_TTL,
+        "result_ttl": 0 if once else RESULT_TTL,
         "failure_ttl": FAILURE_TTL,
     }
     with contextlib.suppress(DuplicateJobError):

@@ -26,13 +26,20 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Deferred:
     """A job to enqueue after commit: dotted path, queue, keyword arguments (ids only),
-    and optionally the instant it is due (``at``: scheduled rather than queued)."""
+    and optionally the instant it is due (``at``: scheduled rather than queued).
+
+    A job with an id is ``once`` by default: while one with that id waits, another
+    is not added. Jobs that are harmless to run twice and rarely share an id (routing
+    a task) say ``once=False``: the id then only names the job, and RQ keeps its
+    result rather than deleting the job the moment it finishes (which costs it
+    several round trips to Redis per job)."""
 
     job: str
     queue: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     job_id: str | None = None
     at: datetime | None = None
+    once: bool = True
 
 
 class Dispatcher(Protocol):
@@ -57,11 +64,12 @@ class UnitOfWork:
         queue: str,
         job_id: str | None = None,
         at: datetime | None = None,
+        once: bool = True,
         **kwargs: Any,
     ) -> None:
         """Enqueue ``job`` on ``queue`` once this unit of work has committed (due at
-        ``at``, if given)."""
-        deferred = Deferred(job=job, queue=queue, kwargs=kwargs, job_id=job_id, at=at)
+        ``at``, if given; see :class:`Deferred` for ``once``)."""
+        deferred = Deferred(job=job, queue=queue, kwargs=kwargs, job_id=job_id, at=at, once=once)
         self._after_commit.append(lambda: self._dispatcher(deferred))
 
     def after_commit(self, action: Callable[[], None]) -> None:

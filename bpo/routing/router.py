@@ -266,7 +266,12 @@ def defer_route(uow: UnitOfWork, tenant: str, by_kind: dict[str, list[int]]) -> 
         if ids:
             span = f"{ids[0]}" if len(ids) == 1 else f"{ids[0]}-{ids[-1]}"
             uow.defer(
-                ROUTE_JOB, queue=kind, job_id=f"route-{tenant}-{span}", tenant=tenant, task_ids=ids
+                ROUTE_JOB,
+                queue=kind,
+                job_id=f"route-{tenant}-{span}",
+                once=False,  # routing twice is harmless: the second finds nothing to do
+                tenant=tenant,
+                task_ids=ids,
             )
 
 

@@ -492,7 +492,7 @@ def _route_after_commit(uow: UnitOfWork, kind: str, ids: "array[int]") -> None:
     """
     span = f"{ids[0]}" if len(ids) == 1 else f"{ids[0]}-{ids[-1]}"
     tenant, dispatcher = uow.tenant, uow._dispatcher
-    deferred = partial(Deferred, ROUTING_JOB, kind, job_id=f"route-{tenant}-{span}")
+    deferred = partial(Deferred, ROUTING_JOB, kind, job_id=f"route-{tenant}-{span}", once=False)
     uow.after_commit(lambda: dispatcher(deferred(kwargs={"tenant": tenant, "task_ids": list(ids)})))
 
 
