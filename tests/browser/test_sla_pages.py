@@ -70,3 +70,30 @@ def test_client_opens_the_sla_report(page: Page, app, artifacts: Path):
     page.screenshot(path=str(artifacts / "portal-sla-report.png"), full_page=True)
     breach.get_by_role("link", name=f"#{ids['B']}").click()
     expect(page).to_have_url(re.compile(rf"/tasks/{ids['B']}$"))
+
+
+def test_an_agent_reads_their_sla_notifications(page: Page, app, artifacts: Path):
+    from tests.support.agents import make_agent
+    from tests.web.test_notifications import breached_task, email_of
+
+    tenant = new_tenant("slb")
+    agent_id = make_agent([tenant], name="Nora Notes")
+    task_id = breached_task(tenant, agent_id)
+    sign_in(page, "/login", email_of(agent_id), PASSWORD)
+    menu = page.locator("#nav-notifications")
+    expect(menu).to_contain_text("4")  # three warnings and the breach, unread
+    menu.click()
+    rows = page.locator("table.notifications tbody tr")
+    expect(rows).to_have_count(4)
+    expect(rows.first).to_contain_text(f"task #{task_id} resolution breached")
+    expect(page.locator("tr.unread")).to_have_count(4)
+    page.screenshot(path=str(artifacts / "notifications.png"), full_page=True)
+
+    rows.nth(1).get_by_role("button", name="Mark read").click()
+    expect(page.locator(".flash-success")).to_contain_text("Marked 1 notification as read")
+    expect(page.locator("tr.unread")).to_have_count(3)
+    page.get_by_role("button", name=re.compile("Mark all 3 as read")).click()
+    expect(page.locator("tr.unread")).to_have_count(0)
+    expect(page.locator("#nav-notifications .count")).to_have_count(0)
+    page.get_by_role("link", name="Open task").first.click()
+    expect(page).to_have_url(re.compile(f"/agent/t/{tenant}/tasks/{task_id}$"))
