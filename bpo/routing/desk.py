@@ -108,14 +108,22 @@ def next_task(session: Session, staff: StaffUser, now: datetime) -> QueueItem | 
 
 
 def change_presence(uow: UnitOfWork, staff: StaffUser, presence: Presence) -> int:
-    """Set the agent's presence. Online: they are filled up after commit. Offline:
-    the tasks they have not started go back to the pool (no attempt counted) and
-    their open work session ends. Returns how many tasks went back."""
+    """Set the agent's presence. Online: they are filled up after commit. Away or
+    offline: their open work session ends (handle time stops until they pick the
+    task up again). Offline also gives the tasks they have not started back to the
+    pool (no attempt counted). Returns how many tasks went back."""
     now = utcnow()
     set_presence(uow.session, staff, presence)
     if presence is Presence.ONLINE:
         router.defer_fill(uow, staff.id)
         return 0
+    uow.session.execute(
+        text(
+            "UPDATE bpo.work_sessions SET ended_at = :now, ended_by = :how"
+            " WHERE agent_id = :a AND ended_at IS NULL"
+        ),
+        {"now": now, "a": staff.id, "how": presence.value},
+    )
     if presence is not Presence.OFFLINE:
         return 0
     returned = 0
@@ -141,13 +149,6 @@ def change_presence(uow: UnitOfWork, staff: StaffUser, presence: Presence) -> in
         )
         router.defer_route(uow, slug, back.queued)
         returned += len(task_ids)
-    uow.session.execute(
-        text(
-            "UPDATE bpo.work_sessions SET ended_at = :now, ended_by = 'offline'"
-            " WHERE agent_id = :a AND ended_at IS NULL"
-        ),
-        {"now": now, "a": staff.id},
-    )
     return returned
 
 
@@ -307,6 +308,13 @@ def start(uow: UnitOfWork, staff: StaffUser, task_id: int) -> Task:
     _open_session(uow, staff, task, now)
     touch(uow.session, staff, now)
     return task
+
+
+def resume(uow: UnitOfWork, staff: StaffUser, task: Task) -> None:
+    """The agent has a held task in progress open in front of them: its handle time
+    runs again if it had stopped (they went away, idled or opened another task)."""
+    if task.status is Status.IN_PROGRESS and task.assignee_id == staff.id:
+        _open_session(uow, staff, task, utcnow())
 
 
 def require_in_progress(task: Task) -> None:

@@ -11,7 +11,9 @@ Every 30 seconds (``queues/schedules.py``) it
 3. lets the tenant's overflow group take work nobody qualified took within the
    skills timeout;
 4. fills every online agent who has room (this is also how a shift that starts,
-   or capacity freed elsewhere, gets work).
+   or capacity freed elsewhere, gets work);
+5. ends the open work sessions of agents who idled into away, at their last
+   activity, so handle time never counts idle time.
 
 Nothing depends on Redis remembering: each step reads the work index and defers
 its jobs after its own commit.
@@ -29,6 +31,7 @@ from bpo.core.uow import unit_of_work
 from bpo.routing import router
 from bpo.routing.services import give_back, settings
 from bpo.work.index import DISPATCH_GRACE
+from bpo.workforce.services import IDLE_AFTER
 from tenants.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ class Report:
     leases_expired: int = 0
     overflowed: int = 0
     agents_filled: int = 0
+    sessions_ended: int = 0
     jobs: list[str] = field(default_factory=list)
 
 
@@ -69,7 +73,7 @@ RETURNING (SELECT slug FROM bpo.tenants t WHERE t.id = w.tenant_id), w.kind, w.t
 
 
 def reconcile(now: datetime | None = None) -> Report:
-    """One pass of all four steps; safe to run concurrently (rows are skip-locked)."""
+    """One pass of all five steps; safe to run concurrently (rows are skip-locked)."""
     now = now or utcnow()
     redis = current_app.extensions["bpo"].redis
     report = Report(redis_was_reset=not redis.exists(EPOCH_KEY))
@@ -77,6 +81,7 @@ def reconcile(now: datetime | None = None) -> Report:
     _expire_leases(report, now)
     _overflow(report, now)
     _fill_online(report, now)
+    _end_idle_sessions(report, now)
     if report.redis_was_reset:
         redis.set(EPOCH_KEY, now.isoformat())
         log.warning("Redis had lost its data: re-dispatched %d tasks", report.redispatched)
@@ -171,3 +176,24 @@ def _fill_online(report: Report, now: datetime) -> None:
         for agent_id in online:
             router.defer_fill(uow, int(agent_id))
         report.agents_filled = len(online)
+
+
+_END_IDLE = text(
+    """
+UPDATE bpo.work_sessions ws
+SET ended_at = greatest(ws.started_at, coalesce(p.last_seen_at, p.presence_at)),
+    ended_by = 'idle'
+FROM bpo.agent_profiles p
+WHERE p.staff_id = ws.agent_id AND ws.ended_at IS NULL
+  AND coalesce(p.last_seen_at, p.presence_at) < :idle_since
+"""
+)
+
+
+def _end_idle_sessions(report: Report, now: datetime) -> None:
+    """Handle time stops at an agent's last activity once they have idled into away
+    (IDLE_AFTER without a page view): an open session would otherwise count the
+    idle time. Viewing the task again opens a new session (``desk.resume``)."""
+    with unit_of_work() as uow:
+        result = uow.session.execute(_END_IDLE, {"idle_since": now - IDLE_AFTER})
+        report.sessions_ended = int(result.rowcount or 0)  # type: ignore[attr-defined]

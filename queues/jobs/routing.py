@@ -52,4 +52,5 @@ def reconcile() -> dict[str, Any]:
             "leases_expired": report.leases_expired,
             "overflowed": report.overflowed,
             "agents_filled": report.agents_filled,
+            "sessions_ended": report.sessions_ended,
         }

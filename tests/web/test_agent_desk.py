@@ -167,6 +167,40 @@ def test_going_offline_returns_not_started_tasks(client, desk):
     assert all(s.ended_at is not None for s in sessions_of(tenant, working))
 
 
+def test_going_away_stops_handle_time_and_viewing_the_task_resumes_it(client, desk):
+    tenant, _ = desk
+    working = new_task(tenant, ticket_task())
+    started(client, tenant, working)
+    token = csrf_token(client, "/agent/queue")
+    client.post("/agent/presence", data={"csrf_token": token, "presence": "away"})
+    [stopped] = sessions_of(tenant, working)
+    assert stopped.ended_at is not None and stopped.ended_by == "away"
+    assert item_of(tenant, working).state is Status.IN_PROGRESS  # away keeps the task
+
+    client.post("/agent/presence", data={"csrf_token": token, "presence": "online"})
+    assert client.get(url(tenant, working)).status_code == 200
+    first, again = sessions_of(tenant, working)
+    assert first.id == stopped.id and again.ended_at is None and again.started_at >= first.ended_at
+    assert client.get(url(tenant, working)).status_code == 200  # one open session, not two
+    assert len(sessions_of(tenant, working)) == 2
+
+
+def test_the_reconciler_ends_an_idle_agents_session_at_their_last_activity(client, desk):
+    from bpo.routing.reconciler import reconcile
+    from bpo.workforce.services import IDLE_AFTER
+
+    tenant, agent_id = desk
+    working = new_task(tenant, ticket_task())
+    started(client, tenant, working)
+    with unit_of_work() as uow:
+        last_seen = uow.session.get(AgentProfile, agent_id).last_seen_at
+    reconcile(last_seen + IDLE_AFTER - timedelta(seconds=5))
+    assert sessions_of(tenant, working)[0].ended_at is None  # not idle yet
+    assert reconcile(last_seen + IDLE_AFTER + timedelta(seconds=5)).sessions_ended >= 1  # ours
+    [idle] = sessions_of(tenant, working)
+    assert idle.ended_by == "idle" and idle.ended_at == max(idle.started_at, last_seen)
+
+
 def test_bad_presence_is_400(client, desk):
     token = csrf_token(client, "/agent/queue")
     answer = client.post("/agent/presence", data={"csrf_token": token, "presence": "asleep"})

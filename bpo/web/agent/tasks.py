@@ -116,7 +116,9 @@ def _to_page(task_id: int, anchor: str = "") -> ResponseReturnValue:
 @agent.get(BASE)
 @desk_page(tenant=True)
 def task_page(task_id: int) -> ResponseReturnValue:
-    return _render(_held(task_id))
+    task = _held(task_id)
+    desk.resume(request_uow(), current_user.user, task)
+    return _render(task)
 
 
 @agent.post(BASE + "/start")
