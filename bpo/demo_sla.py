@@ -434,6 +434,17 @@ def _at_share(row: Any, share: float, now: datetime) -> datetime:
     return min(at, now - timedelta(minutes=1)).replace(microsecond=0)
 
 
+def _has_room(agent_id: int, tenant_id: int, task_id: int) -> bool:
+    """Whether the agent has spare capacity for the task's kind and weight now."""
+    from bpo.routing.services import agent
+    from bpo.work.models import WorkItem
+
+    with unit_of_work() as uow:
+        item = uow.session.get(WorkItem, (tenant_id, task_id))
+        a = agent(uow.session, agent_id, utcnow())
+        return item is not None and a is not None and a.spare(item.kind.value) >= item.weight
+
+
 def _wait_on_client(slug: str, task_ids: list[int]) -> None:
     """Through the real desk: queue, assign by hand to an agent serving the tenant, start
     the work and ask the client a question, which pauses the clocks."""
@@ -463,7 +474,11 @@ def _wait_on_client(slug: str, task_ids: list[int]) -> None:
         )
     held: dict[int, int] = {}
     for task_id in task_ids:
-        for agent_id in reversed(agents):  # the all-rounder was made last
+        # Someone with room first (the all-rounder was made last): a demo supervisor
+        # would not push an agent beyond capacity when another has space.
+        for agent_id in sorted(
+            reversed(agents), key=lambda a: not _has_room(a, tenant_id, task_id)
+        ):
             try:
                 with unit_of_work() as uow:
                     assign_by_hand(uow.session, agent_id, tenant_id, task_id, DEMO_ACTOR, utcnow())

@@ -73,6 +73,10 @@ def _python(*args: str) -> list[str]:
     return [sys.executable, "-m", *args]
 
 
+def worker_log_level() -> str:
+    return os.environ.get("BPO_WORKER_LOG_LEVEL", "WARNING")
+
+
 def platform_children(host: str, port: int, web_workers: int) -> list[Child]:
     children = [
         Child(
@@ -94,7 +98,13 @@ def platform_children(host: str, port: int, web_workers: int) -> list[Child]:
         )
     ]
     children += [
-        Child(f"worker:{queue}", _python("bpo", "queues", "worker", queue), essential=False)
+        # Workers log retries and failures only: a line per job would bury the
+        # terminal (BPO_WORKER_LOG_LEVEL=INFO brings them back).
+        Child(
+            f"worker:{queue}",
+            _python("bpo", "queues", "worker", queue, "--log-level", worker_log_level()),
+            essential=False,
+        )
         for queue in names.ALL
     ]
     children.append(Child("scheduler", _python("bpo", "queues", "scheduler"), essential=False))

@@ -23,8 +23,16 @@ def queues_cli() -> None:
     is_flag=True,
     help="Fork a work horse per job (RQ's Worker) instead of running jobs in the worker.",
 )
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    envvar="BPO_WORKER_LOG_LEVEL",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="INFO logs every job (RQ's default); WARNING only retries and failures.",
+)
 @with_appcontext
-def worker(queue: str, burst: bool, fork: bool) -> None:
+def worker(queue: str, burst: bool, fork: bool, log_level: str) -> None:
     """Work QUEUE. One queue per process: RQ moves a job atomically only then.
 
     Jobs run in the worker process itself (RQ's SimpleWorker) unless ``--fork``: the
@@ -41,7 +49,7 @@ def worker(queue: str, burst: bool, fork: bool) -> None:
     get_app()  # adopt the configured app before forking work horses
     worker_class = Worker if fork else SimpleWorker
     w = worker_class([get_queue(queue)], connection=redis_connection(), serializer=JSONSerializer)
-    w.work(burst=burst, with_scheduler=True)
+    w.work(burst=burst, with_scheduler=True, logging_level=log_level.upper())
 
 
 @queues_cli.command("scheduler")

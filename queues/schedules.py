@@ -75,7 +75,7 @@ def run_forever(tick_seconds: float = 5.0) -> None:
     while not stop.is_set():
         try:
             for job_id in enqueue_due(time.time()):
-                log.info("enqueued %s", job_id)
+                log.debug("enqueued %s", job_id)
         except Exception:
             log.exception("scheduler tick failed; retrying")
         stop.wait(tick_seconds)

@@ -249,7 +249,7 @@ def _kinds(kind: str | None) -> list[str] | None:
 
 def notify_assigned(uow: UnitOfWork, claimed: Claimed, agent_id: int) -> None:
     """Hook for telling the agent (in-app notifications come with the SLA work)."""
-    log.info("assigned %s/%s to staff:%s", claimed.tenant_slug, claimed.task_id, agent_id)
+    log.debug("assigned %s/%s to staff:%s", claimed.tenant_slug, claimed.task_id, agent_id)
 
 
 def defer_fill(uow: UnitOfWork, agent_id: int, kinds: list[str] | None = None) -> None:
