@@ -474,11 +474,9 @@ def _wait_on_client(slug: str, task_ids: list[int]) -> None:
         )
     held: dict[int, int] = {}
     for task_id in task_ids:
-        # Someone with room first (the all-rounder was made last): a demo supervisor
-        # would not push an agent beyond capacity when another has space.
-        for agent_id in sorted(
-            reversed(agents), key=lambda a: not _has_room(a, tenant_id, task_id)
-        ):
+        # Someone with room (the all-rounder was made last): the demo pushes nobody
+        # beyond capacity; a task no agent has room for stays in the pool instead.
+        for agent_id in [a for a in reversed(agents) if _has_room(a, tenant_id, task_id)]:
             try:
                 with unit_of_work() as uow:
                     assign_by_hand(uow.session, agent_id, tenant_id, task_id, DEMO_ACTOR, utcnow())

@@ -84,7 +84,11 @@ def reconcile(now: datetime | None = None) -> Report:
     _end_idle_sessions(report, now)
     if report.redis_was_reset:
         redis.set(EPOCH_KEY, now.isoformat())
-        log.warning("Redis had lost its data: re-dispatched %d tasks", report.redispatched)
+        log.warning(
+            "Redis held no dispatch marker (first start, or it lost its data):"
+            " re-dispatched %d tasks",
+            report.redispatched,
+        )
     return report
 
 
