@@ -29,6 +29,7 @@ from bpo.sla.models import SlaClock, SlaEvent
 from bpo.sla.services import calendar_of, pure
 from bpo.work.csvio import safe_cell
 from bpo.work.models import Task
+from bpo.work.schemas import public_reason
 from bpo.work.states import Kind
 
 TARGET_LABELS = {
@@ -185,8 +186,8 @@ def _history_reasons(
         )
         .order_by(AuditEvent.at, AuditEvent.id)
     ):
-        if task_id is not None and reason:
-            found.setdefault(int(task_id), []).append((at, reason))
+        if task_id is not None and reason:  # the client reads it: no staff references
+            found.setdefault(int(task_id), []).append((at, public_reason(reason) or ""))
     return found
 
 

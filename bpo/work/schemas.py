@@ -1,5 +1,6 @@
 """Input and output schemas of tasks (API and portal share them)."""
 
+import re
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
@@ -108,6 +109,15 @@ def public_actor(ref: str) -> str:
     return "system"
 
 
+STAFF_REF = re.compile(r"\bstaff:\d+\b")
+
+
+def public_reason(reason: str | None) -> str | None:
+    """An event's reason as a client may read it: staff references ("routed to
+    staff:4") become "an agent", as :func:`public_actor` hides who acted."""
+    return None if reason is None else STAFF_REF.sub("an agent", reason)
+
+
 class HistoryEventSchema(Schema):
     """One audit event of a task, as its client sees it."""
 
@@ -116,7 +126,7 @@ class HistoryEventSchema(Schema):
     by = fields.Function(lambda e: public_actor(e.actor))
     from_status = fields.String(attribute="from_state", allow_none=True)
     to_status = fields.String(attribute="to_state", allow_none=True)
-    reason = fields.String(allow_none=True)
+    reason = fields.Function(lambda e: public_reason(e.reason), allow_none=True)
 
 
 class CancelArgs(Schema):

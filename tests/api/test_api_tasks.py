@@ -410,14 +410,18 @@ def test_history_never_names_staff(client, world, alpha):
     with unit_of_work(world.alpha) as uow:
         row = get_task(uow, task["id"])
         transition(uow, row, Status.QUEUED, SYSTEM)
-        transition(uow, row, Status.ASSIGNED, agent, "took it")
+        transition(uow, row, Status.ASSIGNED, SYSTEM, "routed to staff:4242")
     response = client.get(f"/api/v1/tasks/{task['id']}/history", headers=alpha)
     assert response.status_code == 200
     items = response.get_json()["items"]
-    assert [(e["by"], e["to_status"]) for e in items][-2:] == [
-        ("system", "queued"),
-        ("provider", "assigned"),
+    assert [(e["by"], e["to_status"], e["reason"]) for e in items][-2:] == [
+        ("system", "queued", None),
+        ("system", "assigned", "routed to an agent"),  # the reason hides the staff id too
     ]
+    with unit_of_work(world.alpha) as uow:
+        transition(uow, get_task(uow, task["id"]), Status.IN_PROGRESS, agent, "started")
+    response = client.get(f"/api/v1/tasks/{task['id']}/history", headers=alpha)
+    assert response.get_json()["items"][-1]["by"] == "provider"
     assert "Smith" not in response.get_data(as_text=True)
     assert "4242" not in response.get_data(as_text=True)
 

@@ -555,4 +555,5 @@ def test_history_names_the_staff_who_acted(app, client):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "by Priya Keyer" in html  # the start, named
-    assert "by client" in html and f"by staff:{agent_id}" not in html
+    assert "routed to Priya Keyer" in html  # staff named in a reason too
+    assert "by client" in html and f"staff:{agent_id}" not in html

@@ -190,7 +190,10 @@ def test_task_page_history_messages_reply_and_internal_notes(alpha_client, world
                 task,
                 status,
                 SYSTEM,
-                "need the order number" if status == Status.WAITING_ON_CLIENT else None,
+                {
+                    Status.WAITING_ON_CLIENT: "need the order number",
+                    Status.ASSIGNED: "routed to staff:77",
+                }.get(status),
             )
         uow.session.add_all(
             [
@@ -217,6 +220,7 @@ def test_task_page_history_messages_reply_and_internal_notes(alpha_client, world
     assert '<blockquote class="question pre">Which order is it?</blockquote>' in html
     assert "customer seems upset" not in html
     assert "need the order number" in html and "waiting on client" in html
+    assert "routed to an agent" in html and "staff:77" not in html  # no staff ids
     assert "Cancel this task" not in html  # started: no cancel button
 
     empty = alpha_client.post(

@@ -34,7 +34,7 @@ from bpo.web.agent.workforms import (
 from bpo.web.files import send_task_file
 from bpo.work import index, services
 from bpo.work.models import Task
-from bpo.work.schemas import public_actor
+from bpo.work.schemas import STAFF_REF, public_actor
 from bpo.work.states import Status
 from bpo.work.types import TYPES
 from tenants.db import utcnow
@@ -67,6 +67,10 @@ def _render(
 ) -> ResponseReturnValue:
     uow, now = request_uow(), utcnow()
     events = services.history(uow, task)
+    refs = [e.actor for e in events] + [
+        r for e in events for r in STAFF_REF.findall(e.reason or "")
+    ]
+    actors = _actor_names(uow.session, refs)
     return render_template(
         "agent/task.html",
         tenant=g.tenant,
@@ -74,7 +78,8 @@ def _render(
         item=g.work_item,
         task_type=TYPES[task.type],
         events=events,
-        actors=_actor_names(uow.session, [e.actor for e in events]),
+        actors=actors,
+        named=lambda text: STAFF_REF.sub(lambda m: actors.get(m.group(0), m.group(0)), text),
         handle_time=desk.handle_time(uow.session, index.tenant_id(uow), task.id, now),
         work=work_form(uow.session, task, values),
         inputs=INPUTS,

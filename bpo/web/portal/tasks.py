@@ -23,7 +23,7 @@ from bpo.web.portal import portal
 from bpo.web.portal.taskforms import flat_values, layout_for, unflatten
 from bpo.work import attachments, services
 from bpo.work.models import DataEntryForm, Task
-from bpo.work.schemas import public_actor
+from bpo.work.schemas import public_actor, public_reason
 from bpo.work.states import CANCELLABLE_BY_CLIENT, Kind, Priority, Status
 from bpo.work.types import TYPES
 
@@ -207,6 +207,7 @@ def _render_task(
         figures=_figures(task),
         question=question,
         public_actor=public_actor,
+        public_reason=public_reason,
         can_cancel=task.status in CANCELLABLE_BY_CLIENT,
         reply_error=reply_error,
     ), status
