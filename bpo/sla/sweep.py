@@ -46,12 +46,17 @@ class SweepReport:
     fired: list[Fired] = field(default_factory=list)
 
 
-def run_due(tenant: str, now: datetime | None = None) -> list[Fired]:
-    """Fire what is due for ``tenant`` by ``now`` and notify; returns what this call fired."""
+def run_due(
+    tenant: str, now: datetime | None = None, *, tenant_id: int | None = None
+) -> list[Fired]:
+    """Fire what is due for ``tenant`` by ``now`` and notify; returns what this call
+    fired. ``tenant_id``, when the caller has it, saves looking it up."""
     now = now or utcnow()
     fired: list[Fired] = []
     while True:  # in chunks, each its own transaction
         with unit_of_work(tenant) as uow:
+            if tenant_id is not None:
+                uow.session.info["tenant_id"] = tenant_id  # what index.tenant_id caches
             batch, read = check_due_counted(uow, now, limit=CHUNK)
             notify(uow, batch)
         fired += batch
@@ -65,18 +70,18 @@ def sweep(now: datetime | None = None) -> SweepReport:
     with unit_of_work() as uow:
         # The due rows by the next-check index, then their tenants: one range scan.
         # (Left to itself the planner probes every tenant's rows instead, 30x slower.)
-        slugs = uow.session.scalars(
+        due = uow.session.execute(
             text(
                 "WITH due AS MATERIALIZED (SELECT DISTINCT w.tenant_id FROM bpo.work_items w"
                 " WHERE w.next_check_at <= :now)"
-                " SELECT t.slug FROM bpo.tenants t JOIN due ON due.tenant_id = t.id"
+                " SELECT t.slug, t.id FROM bpo.tenants t JOIN due ON due.tenant_id = t.id"
                 " ORDER BY t.slug"
             ),
             {"now": now},
         ).all()
-    report = SweepReport(tenants=len(slugs))
-    for slug in slugs:
-        report.fired += run_due(slug, now)
+    report = SweepReport(tenants=len(due))
+    for slug, tenant_id in due:
+        report.fired += run_due(slug, now, tenant_id=int(tenant_id))
     return report
 
 
