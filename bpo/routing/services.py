@@ -137,17 +137,28 @@ def agent(session: Session, agent_id: int, now: datetime) -> rules.Agent | None:
 
 
 AGENTS_SERVING_SQL = text(
-    _AGENT.replace(
-        "WHERE p.staff_id = ANY(:ids) AND s.active",
-        "WHERE p.presence = 'online' AND s.active AND p.staff_id IN ("
-        " SELECT m.staff_id FROM bpo.staff_memberships m"
-        " WHERE m.tenant_id = :t AND m.role = 'agent')",
-    )
+    """
+SELECT p.staff_id, p.skills::text AS skills, p.capacity::text AS capacity,
+       p.shifts::text AS shifts, p.presence, p.presence_at,
+       p.last_seen_at, p.last_assigned_at, s.timezone,
+       ARRAY[m.tenant_id] AS tenants,
+       CASE WHEN m.overflow THEN ARRAY[m.tenant_id] ELSE '{}'::bigint[] END AS overflow,
+       (SELECT coalesce(jsonb_object_agg(l.kind, l.units), '{}') FROM (
+            SELECT w.kind, sum(w.weight) AS units FROM bpo.work_items w
+            WHERE w.assignee_id = p.staff_id AND w.state = ANY(:holding)
+            GROUP BY w.kind) l) AS load
+FROM bpo.staff_memberships m
+JOIN bpo.agent_profiles p ON p.staff_id = m.staff_id
+JOIN bpo.staff_users s ON s.id = p.staff_id
+WHERE m.tenant_id = :t AND m.role = 'agent' AND p.presence = 'online' AND s.active
+"""
 )
 
 
 def agents_serving(session: Session, tenant_id: int, now: datetime) -> list[rules.Agent]:
-    """Routing's view of the online agents who serve ``tenant_id`` (one statement)."""
+    """Routing's view of the online agents who serve ``tenant_id`` (one statement), as
+    far as work of that tenant goes: their ``tenants`` and ``overflow_tenants`` name
+    this tenant only (the claim re-checks every rule under the agent's lock)."""
     rows = session.execute(AGENTS_SERVING_SQL, {"t": tenant_id, "holding": HOLDING_VALUES})
     return [_agent(row, now) for row in rows]
 
