@@ -28,7 +28,6 @@ Last line: ``RESULT intake_ratio=<x> csv_50k_s=<s> csv_peak_mb=<mb>``.
 """
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from _common import servers
+from _common import app_environ, servers
 
 ROWS = 10_000
 CSV_BIG, CSV_SMALL = 50_000, 5_000
@@ -52,17 +51,6 @@ FORM = {
         {"name": "day", "label": "Date", "type": "date"},
     ],
 }
-
-
-def environ(database_url: str, redis_url: str, instance: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "BPO_ENV": "test",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "SECRET_KEY": "bench",
-        "BPO_INSTANCE_DIR": instance,
-    }
 
 
 def task_inputs(round_no: int) -> list[dict[str, Any]]:
@@ -123,7 +111,7 @@ def run_intake(database_url: str, redis_url: str, instance: str) -> tuple[float,
     from tenants.migrations.runner import migrate_shared
     from tenants.provisioning import provision
 
-    app = create_app(environ(database_url, redis_url, instance))
+    app = create_app(app_environ(database_url, redis_url, instance))
     engine = app.extensions["bpo"].engine
     with app.app_context():
         migrate_shared(engine)
@@ -233,7 +221,7 @@ print(json.dumps({{"seconds": elapsed, "peak_mb": peak, "before_mb": before,
     try:
         result = subprocess.run(  # noqa: S603
             [sys.executable, "-c", code, out.name],
-            env=environ(database_url, redis_url, instance),
+            env=app_environ(database_url, redis_url, instance),
             capture_output=True,
             text=True,
             check=True,

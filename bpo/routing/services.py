@@ -70,21 +70,27 @@ def settings() -> dict[str, Any]:
 
 # -- the agent as routing sees them ------------------------------------------------
 
-_AGENT = """
+# The profile as routing reads it, and the load it holds; the two statements below
+# differ only in where the tenants served come from and which agents they read.
+_PROFILE = """
 SELECT p.staff_id, p.skills::text AS skills, p.capacity::text AS capacity,
        p.shifts::text AS shifts, p.presence, p.presence_at,
        p.last_seen_at, p.last_assigned_at, s.timezone,
-       ARRAY(SELECT m.tenant_id FROM bpo.staff_memberships m
-             WHERE m.staff_id = p.staff_id AND m.role = 'agent') AS tenants,
-       ARRAY(SELECT m.tenant_id FROM bpo.staff_memberships m
-             WHERE m.staff_id = p.staff_id AND m.role = 'agent' AND m.overflow) AS overflow,
-       (SELECT coalesce(jsonb_object_agg(l.kind, l.units), '{}') FROM (
+       {tenants} AS tenants, {overflow} AS overflow,
+       (SELECT coalesce(jsonb_object_agg(l.kind, l.units), '{{}}') FROM (
             SELECT w.kind, sum(w.weight) AS units FROM bpo.work_items w
             WHERE w.assignee_id = p.staff_id AND w.state = ANY(:holding)
             GROUP BY w.kind) l) AS load
-FROM bpo.agent_profiles p JOIN bpo.staff_users s ON s.id = p.staff_id
-WHERE p.staff_id = ANY(:ids) AND s.active
 """
+_AGENT = _PROFILE.format(  # noqa: S608 (constant fragments, no input)
+    tenants="ARRAY(SELECT m.tenant_id FROM bpo.staff_memberships m"
+    " WHERE m.staff_id = p.staff_id AND m.role = 'agent')",
+    overflow="ARRAY(SELECT m.tenant_id FROM bpo.staff_memberships m"
+    " WHERE m.staff_id = p.staff_id AND m.role = 'agent' AND m.overflow)",
+) + (
+    "FROM bpo.agent_profiles p JOIN bpo.staff_users s ON s.id = p.staff_id"
+    " WHERE p.staff_id = ANY(:ids) AND s.active"
+)
 AGENT_SQL = text(_AGENT)
 HOLDING_VALUES = [s.value for s in HOLDING]
 
@@ -137,21 +143,14 @@ def agent(session: Session, agent_id: int, now: datetime) -> rules.Agent | None:
 
 
 AGENTS_SERVING_SQL = text(
-    """
-SELECT p.staff_id, p.skills::text AS skills, p.capacity::text AS capacity,
-       p.shifts::text AS shifts, p.presence, p.presence_at,
-       p.last_seen_at, p.last_assigned_at, s.timezone,
-       ARRAY[m.tenant_id] AS tenants,
-       CASE WHEN m.overflow THEN ARRAY[m.tenant_id] ELSE '{}'::bigint[] END AS overflow,
-       (SELECT coalesce(jsonb_object_agg(l.kind, l.units), '{}') FROM (
-            SELECT w.kind, sum(w.weight) AS units FROM bpo.work_items w
-            WHERE w.assignee_id = p.staff_id AND w.state = ANY(:holding)
-            GROUP BY w.kind) l) AS load
-FROM bpo.staff_memberships m
-JOIN bpo.agent_profiles p ON p.staff_id = m.staff_id
-JOIN bpo.staff_users s ON s.id = p.staff_id
-WHERE m.tenant_id = :t AND m.role = 'agent' AND p.presence = 'online' AND s.active
-"""
+    _PROFILE.format(
+        tenants="ARRAY[m.tenant_id]",
+        overflow="CASE WHEN m.overflow THEN ARRAY[m.tenant_id] ELSE '{}'::bigint[] END",
+    )
+    + "FROM bpo.staff_memberships m"
+    " JOIN bpo.agent_profiles p ON p.staff_id = m.staff_id"
+    " JOIN bpo.staff_users s ON s.id = p.staff_id"
+    " WHERE m.tenant_id = :t AND m.role = 'agent' AND p.presence = 'online' AND s.active"
 )
 
 

@@ -136,8 +136,14 @@ _DUE_COLUMNS = (
 )
 
 
-def _array(name: str, values: list[Any], item: Any) -> Any:
-    return bindparam(name, values, type_=ARRAY(item))
+def _unnest(alias: str, **columns: tuple[list[Any], Any]) -> Any:
+    """``unnest(:alias_a, :alias_b, …) AS alias(a, b, …)``: rows from one array
+    parameter per column (name=(values, item type)), for set-based writes."""
+    arrays = (
+        bindparam(f"{alias}_{name}", values, type_=ARRAY(item))
+        for name, (values, item) in columns.items()
+    )
+    return func.unnest(*arrays).table_valued(*columns).render_derived(alias)
 
 
 def _write(
@@ -167,17 +173,14 @@ def _insert_events(events: list[tuple[int, int, str, int, datetime, str]]) -> An
     task_ids, clock_ids, kinds, thresholds, ats, targets = (
         list(c) for c in zip(*events, strict=True)
     )
-    source = (
-        func.unnest(
-            _array("e_task", task_ids, BigInteger),
-            _array("e_clock", clock_ids, BigInteger),
-            _array("e_kind", kinds, String),
-            _array("e_threshold", thresholds, Integer),
-            _array("e_at", ats, DateTime(timezone=True)),
-            _array("e_target", targets, String),
-        )
-        .table_valued("task_id", "clock_id", "kind", "threshold", "at", "target")
-        .render_derived("e")
+    source = _unnest(
+        "e",
+        task_id=(task_ids, BigInteger),
+        clock_id=(clock_ids, BigInteger),
+        kind=(kinds, String),
+        threshold=(thresholds, Integer),
+        at=(ats, DateTime(timezone=True)),
+        target=(targets, String),
     )
     return (
         insert(SlaEvent)
@@ -203,16 +206,13 @@ def _insert_events(events: list[tuple[int, int, str, int, datetime, str]]) -> An
 def _update_fired(updates: list[tuple[int, str, int, bool, datetime | None]]) -> Any:
     """What fired, the highest warning, the breach and the next check of many clocks."""
     ids, fired, warned, breached, next_checks = (list(c) for c in zip(*updates, strict=True))
-    source = (
-        func.unnest(
-            _array("u_id", ids, BigInteger),
-            _array("u_fired", fired, Text),
-            _array("u_warned", warned, Integer),
-            _array("u_breached", breached, Boolean),
-            _array("u_next", next_checks, DateTime(timezone=True)),
-        )
-        .table_valued("id", "fired", "warned", "breached", "next_check")
-        .render_derived("u")
+    source = _unnest(
+        "u",
+        id=(ids, BigInteger),
+        fired=(fired, Text),
+        warned=(warned, Integer),
+        breached=(breached, Boolean),
+        next_check=(next_checks, DateTime(timezone=True)),
     )
     return (
         update(SlaClock)
