@@ -70,8 +70,9 @@ def settings() -> dict[str, Any]:
 
 # -- the agent as routing sees them ------------------------------------------------
 
-# The profile as routing reads it, and the load it holds; the two statements below
-# differ only in where the tenants served come from and which agents they read.
+# The profile as routing reads it, and the load it holds; the two reads below (agents
+# by id, and the agents serving one tenant) differ only in where the tenants served
+# come from and which agents they read.
 _PROFILE = """
 SELECT p.staff_id, p.skills::text AS skills, p.capacity::text AS capacity,
        p.shifts::text AS shifts, p.presence, p.presence_at,
@@ -114,27 +115,27 @@ def _plan(skills: str, capacity: str, shifts: str) -> _Plan:
     )
 
 
-def _agent(row: Any, now: datetime) -> rules.Agent:
-    plan = _plan(row.skills, row.capacity, row.shifts)
+def _agent(row: Mapping[Any, Any], now: datetime) -> rules.Agent:
+    plan = _plan(row["skills"], row["capacity"], row["shifts"])
     return rules.Agent(
-        id=int(row.staff_id),
-        tenants=frozenset(row.tenants),
+        id=int(row["staff_id"]),
+        tenants=frozenset(row["tenants"]),
         presence=idle_presence(
-            rules.Presence(row.presence), row.last_seen_at, row.presence_at, now
+            rules.Presence(row["presence"]), row["last_seen_at"], row["presence_at"], now
         ),
-        on_shift=on_shift(plan.shifts, row.timezone, now),
+        on_shift=on_shift(plan.shifts, row["timezone"], now),
         skills=dict(plan.skills),
         capacity=dict(plan.capacity),
-        load={k: int(v) for k, v in row.load.items()},
-        last_assigned_at=row.last_assigned_at,
-        overflow_tenants=frozenset(row.overflow),
+        load={k: int(v) for k, v in row["load"].items()},
+        last_assigned_at=row["last_assigned_at"],
+        overflow_tenants=frozenset(row["overflow"]),
     )
 
 
 def agents(session: Session, ids: Sequence[int], now: datetime) -> list[rules.Agent]:
     """Routing's view of the agents ``ids`` at ``now`` (active staff with a profile)."""
     rows = session.execute(AGENT_SQL, {"ids": list(ids), "holding": HOLDING_VALUES})
-    return [_agent(row, now) for row in rows]
+    return [_agent(row._mapping, now) for row in rows]
 
 
 def agent(session: Session, agent_id: int, now: datetime) -> rules.Agent | None:
@@ -142,24 +143,34 @@ def agent(session: Session, agent_id: int, now: datetime) -> rules.Agent | None:
     return found[0] if found else None
 
 
-AGENTS_SERVING_SQL = text(
-    _PROFILE.format(
+def agents_serving_sql(tenant: str) -> str:
+    """The online agents who serve the tenant whose id is the SQL expression ``tenant``,
+    as far as work of that tenant goes: their ``tenants`` and ``overflow`` name this
+    tenant only (the claim re-checks every rule under the agent's lock). Routing reads
+    them in the statement that queues the job's tasks (:mod:`bpo.routing.router`)."""
+    return _PROFILE.format(
         tenants="ARRAY[m.tenant_id]",
         overflow="CASE WHEN m.overflow THEN ARRAY[m.tenant_id] ELSE '{}'::bigint[] END",
+    ) + (
+        "FROM bpo.staff_memberships m"
+        " JOIN bpo.agent_profiles p ON p.staff_id = m.staff_id"
+        " JOIN bpo.staff_users s ON s.id = p.staff_id"
+        f" WHERE m.tenant_id = {tenant} AND m.role = 'agent' AND p.presence = 'online'"
+        " AND s.active"
     )
-    + "FROM bpo.staff_memberships m"
-    " JOIN bpo.agent_profiles p ON p.staff_id = m.staff_id"
-    " JOIN bpo.staff_users s ON s.id = p.staff_id"
-    " WHERE m.tenant_id = :t AND m.role = 'agent' AND p.presence = 'online' AND s.active"
-)
 
 
-def agents_serving(session: Session, tenant_id: int, now: datetime) -> list[rules.Agent]:
-    """Routing's view of the online agents who serve ``tenant_id`` (one statement), as
-    far as work of that tenant goes: their ``tenants`` and ``overflow_tenants`` name
-    this tenant only (the claim re-checks every rule under the agent's lock)."""
-    rows = session.execute(AGENTS_SERVING_SQL, {"t": tenant_id, "holding": HOLDING_VALUES})
-    return [_agent(row, now) for row in rows]
+_JSON_INSTANTS = ("presence_at", "last_seen_at", "last_assigned_at")
+
+
+def agent_from_json(found: Mapping[str, Any], now: datetime) -> rules.Agent:
+    """Routing's view of an agent read as ``row_to_json`` of :func:`agents_serving_sql`
+    (JSON has no timestamps: PostgreSQL writes them in ISO 8601)."""
+    row = dict(found)
+    for name in _JSON_INSTANTS:
+        if row[name] is not None:
+            row[name] = datetime.fromisoformat(row[name])
+    return _agent(row, now)
 
 
 # -- the claim ---------------------------------------------------------------------
