@@ -95,9 +95,19 @@ def my_queue(session: Session, agent_id: int) -> list[QueueItem]:
     ]
 
 
+def at_work(session: Session, staff: StaffUser, now: datetime) -> bool:
+    """Whether the agent is online now (not away, offline or idle): only then do they
+    start work, and only then does handle time run."""
+    profile = session.get(AgentProfile, staff.id)
+    return profile is not None and effective_presence(profile, now) is Presence.ONLINE
+
+
 def next_task(session: Session, staff: StaffUser, now: datetime) -> QueueItem | Claimed | None:
     """What "Next task" opens: the most urgent task the agent holds but has not
-    started, else a fresh claim from the pool (in the caller's transaction)."""
+    started, else a fresh claim from the pool (in the caller's transaction). Nothing
+    for an agent who is not online (:func:`why_nothing` says so)."""
+    if not at_work(session, staff, now):
+        return None
     for item in my_queue(session, staff.id):
         if item.state in NOT_STARTED:
             return item
@@ -290,6 +300,11 @@ def start(uow: UnitOfWork, staff: StaffUser, task_id: int) -> Task:
     back to it, e.g. after the client answered)."""
     task, _ = held_task(uow, staff, task_id)
     now = utcnow()
+    touch(uow.session, staff, now)  # a click is activity: an idle agent is back
+    if not at_work(uow.session, staff, now):
+        profile = uow.session.get(AgentProfile, staff.id)
+        state = effective_presence(profile, now).value if profile else "no agent"
+        raise Conflict(f"you are {state}: go online to work on tasks", fields={"presence": [state]})
     if task.status in NOT_STARTED:
         transition(
             uow,
@@ -306,15 +321,20 @@ def start(uow: UnitOfWork, staff: StaffUser, task_id: int) -> Task:
             fields={"status": [task.status.value]},
         )
     _open_session(uow, staff, task, now)
-    touch(uow.session, staff, now)
     return task
 
 
 def resume(uow: UnitOfWork, staff: StaffUser, task: Task) -> None:
     """The agent has a held task in progress open in front of them: its handle time
-    runs again if it had stopped (they went away, idled or opened another task)."""
-    if task.status is Status.IN_PROGRESS and task.assignee_id == staff.id:
-        _open_session(uow, staff, task, utcnow())
+    runs again if it had stopped (they idled or opened another task), unless they are
+    away or offline (looking is not working)."""
+    now = utcnow()
+    if (
+        task.status is Status.IN_PROGRESS
+        and task.assignee_id == staff.id
+        and at_work(uow.session, staff, now)
+    ):
+        _open_session(uow, staff, task, now)
 
 
 def require_in_progress(task: Task) -> None:

@@ -1,6 +1,7 @@
 """One mapping from errors to responses: the JSON envelope under /api/, pages elsewhere."""
 
 import logging
+from urllib.parse import urlsplit
 
 import psycopg
 import redis.exceptions
@@ -34,13 +35,30 @@ def render_error(status: int, code: str, message: str, fields: dict | None = Non
     else:
         response = Response(
             render_template(
-                "errors/error.html", status=status, code=code, message=message, fields=fields or {}
+                "errors/error.html",
+                status=status,
+                code=code,
+                message=message,
+                fields=fields or {},
+                back=_back_link(),
             )
         )
     response.status_code = status
     if status == 401 and is_api_request():
         response.headers["WWW-Authenticate"] = 'Bearer realm="bpo"'
     return response
+
+
+def _back_link() -> str | None:
+    """The page the user came from, if it is one of ours: an error is never a dead end."""
+    referrer = request.referrer
+    if not referrer:
+        return None
+    parts = urlsplit(referrer)
+    if parts.netloc != request.host or parts.scheme not in ("http", "https"):
+        return None
+    back = parts.path + (f"?{parts.query}" if parts.query else "")
+    return None if back == request.full_path.rstrip("?") else back
 
 
 def _app_error(exc: AppError) -> Response:

@@ -126,7 +126,7 @@ def test_two_agents_work_their_queues(
     expect(page.locator(".flash-success")).to_contain_text("went back to the pool")
 
     page.get_by_role("button", name="Next task").click()
-    expect(page.locator("#next-notice")).to_contain_text("pool is empty")
+    expect(page.locator(".flash-notice")).to_contain_text("pool is empty")
     expect(page.locator(".countdown").first).to_contain_text(re.compile(r"\d\dm \d\ds left"))
     page.screenshot(path=artifacts / "agent-queue.png", full_page=True)
 

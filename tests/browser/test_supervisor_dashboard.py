@@ -85,9 +85,18 @@ def test_dashboard_shows_figures_refreshes_itself_and_reassigns(page: Page, app,
     rows = page.locator("#sla-at-risk tbody tr")
     expect(rows.first).to_contain_text("Chargeback on card 4421")  # least time left first
 
-    # One click: the task goes to the chosen agent, and the page says so.
+    # One click: the task goes to the chosen agent, and the page says so. Nothing is
+    # chosen at first (Move alone changes nothing), and a choice survives a refresh.
     row = page.locator(f'tr[data-risk="{tenant}-{first}"]')
-    row.get_by_label(f"Reassign task {first} to").select_option(str(agent))
+    choice = row.get_by_label(f"Reassign task {first} to")
+    expect(choice).to_have_value("")
+    row.get_by_role("button", name="Move").click()  # the browser asks for a choice
+    assert index_row(tenant, first).assignee_id is None
+    choice.select_option(str(agent))
+    page.get_by_role("heading", name="SLA dashboard").click()  # the list loses focus
+    stamp = page.locator("#sla-updated").inner_text()
+    expect(page.locator("#sla-updated")).not_to_have_text(stamp, timeout=15_000)
+    expect(choice).to_have_value(str(agent))
     row.get_by_role("button", name="Move").click()
     expect(page.locator(".flash-success")).to_contain_text(f"Task {first}")
     expect(page).to_have_url(re.compile(r"/supervisor/sla$"))

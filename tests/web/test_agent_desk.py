@@ -237,10 +237,29 @@ def test_next_task_opens_a_held_task_before_claiming(client, desk):
 def _next_notice(client) -> str:
     token = csrf_token(client, "/agent/queue")
     answer = client.post("/agent/next", data={"csrf_token": token})
-    assert answer.status_code == 200
-    found = re.search(r'id="next-notice">(.*?)</div>', answer.get_data(as_text=True), re.S)
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("/agent/queue")
+    page = client.get("/agent/queue").get_data(as_text=True)
+    found = re.search(r'class="flash flash-notice" role="status">(.*?)</div>', page, re.S)
     assert found
     return found.group(1)
+
+
+def test_away_or_offline_nothing_starts_and_handle_time_stands_still(client, desk):
+    tenant, _ = desk
+    held = new_task(tenant, ticket_task())  # routed to the signed-in agent
+    token = csrf_token(client, "/agent/queue")
+    client.post("/agent/presence", data={"csrf_token": token, "presence": "away"})
+    assert "You are away" in _next_notice(client)
+    refused = post(client, tenant, held, "start")
+    assert refused.status_code == 409 and "go online" in refused.get_data(as_text=True)
+    assert task_of(tenant, held).status is Status.ASSIGNED and sessions_of(tenant, held) == []
+
+    client.post("/agent/presence", data={"csrf_token": token, "presence": "online"})
+    assert post(client, tenant, held, "start").status_code == 302
+    client.post("/agent/presence", data={"csrf_token": token, "presence": "away"})
+    assert client.get(url(tenant, held)).status_code == 200  # looking is not working
+    [work] = sessions_of(tenant, held)
+    assert work.ended_at is not None and work.ended_by == "away"
 
 
 def test_next_task_says_why_there_is_nothing(client):

@@ -324,6 +324,35 @@ def test_bulk_reassign_to_an_agent_then_back_to_the_pool(client, app):
     assert moves.count("reassigned by a supervisor") == 2
 
 
+def test_bulk_actions_with_nothing_ticked_say_so_on_the_pool_page(client, app):
+    a = new_tenant()
+    task = pooled(a)[0]
+    pool_url = f"/supervisor/tenants/{a}/pool"
+    signed_in(client, a)
+    for action in ("reassign", "requeue"):
+        response = post(client, f"{pool_url}/{action}", pool_url, {"to": "pool"})
+        assert response.status_code == 303 and response.headers["Location"].endswith(pool_url)
+        assert "Tick the tasks first" in client.get(pool_url).get_data(as_text=True)
+    assert item(a, task).state is Status.QUEUED
+
+
+def test_an_error_page_links_back_to_the_page_the_user_came_from(client, app):
+    a = new_tenant()
+    pool_url = f"/supervisor/tenants/{a}/pool"
+    signed_in(client, a)
+    missing = client.get(
+        "/supervisor/tenants/nobody-here/pool", headers={"Referer": f"http://localhost{pool_url}"}
+    )
+    assert missing.status_code == 404
+    assert f'<a href="{pool_url}">Back to the page you came from</a>' in missing.get_data(
+        as_text=True
+    )
+    elsewhere = client.get(
+        "/supervisor/tenants/nobody-here/pool", headers={"Referer": "https://evil.example/x"}
+    )
+    assert "Back to the page you came from" not in elsewhere.get_data(as_text=True)
+
+
 def test_requeue_an_exception_resets_attempts_and_routes_it(client, app):
     a = new_tenant()
     task = pooled(a)[0]

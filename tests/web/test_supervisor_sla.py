@@ -197,6 +197,10 @@ def test_reassign_refuses_other_tenants_bad_input_and_missing_csrf(client, two):
         == 400
     )
     assert client.post(url, data={"task_id": ta, "to": "pool"}).status_code == 400  # no CSRF
+    # No choice made: back to the dashboard, saying what to do; nothing moves.
+    unchosen = client.post(url, data={"task_id": ta, "to": "", "csrf_token": token})
+    assert unchosen.status_code == 303
+    assert "choose an agent" in client.get("/supervisor/sla").get_data(as_text=True)
     assert index_row(a, ta).state is Status.QUEUED and index_row(b, tb).state is Status.QUEUED
 
 

@@ -21,7 +21,7 @@ from tenants.db import utcnow
 PRIORITIES = {p.rank: p for p in Priority}
 
 
-def _render_queue(notice: str | None = None, error: str | None = None, status: int = 200):
+def _render_queue(error: str | None = None, status: int = 200):
     session, staff, now = request_uow().session, current_user.user, utcnow()
     items = desk.my_queue(session, staff.id)
     profile = session.get(AgentProfile, staff.id)
@@ -33,7 +33,6 @@ def _render_queue(notice: str | None = None, error: str | None = None, status: i
         priorities=PRIORITIES,
         presence=effective_presence(profile, now) if profile else None,
         presences=list(Presence),
-        notice=notice,
         error=error,
         now=now,
     ), status
@@ -70,8 +69,9 @@ def next_task() -> ResponseReturnValue:
     start fails); the start runs in the task's own tenant's unit of work."""
     uow, staff = request_uow(), current_user.user
     found = desk.next_task(uow.session, staff, utcnow())
-    if found is None:
-        return _render_queue(notice=desk.why_nothing(uow.session, staff, utcnow()))
+    if found is None:  # say why on the queue page (a reload there posts nothing again)
+        flash(f"Nothing to take now. {desk.why_nothing(uow.session, staff, utcnow())}", "notice")
+        return redirect(url_for("agent.my_queue"), 303)
     uow.commit()
     with unit_of_work(found.tenant_slug) as task_uow:
         desk.start(task_uow, staff, found.task_id)

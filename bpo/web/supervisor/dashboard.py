@@ -114,7 +114,8 @@ def sla_reassign(slug: str) -> ResponseReturnValue:
     if not raw_task.isdigit():
         raise ValidationFailed("choose a task", fields={"task_id": ["not a number"]})
     if target != BACK_TO_POOL and not target.isdigit():
-        raise ValidationFailed("choose an agent", fields={"to": ["choose an agent"]})
+        flash(f"Task {raw_task}: choose an agent, or back to the pool, then Move.", "error")
+        return redirect(url_for("supervisor.sla"), 303)
     task_id = int(raw_task)
     to_agent = None if target == BACK_TO_POOL else int(target)
     result = supervision.reassign(uow, tenant, [task_id], to_agent, actor(), utcnow())

@@ -29,18 +29,20 @@ def _tenant(slug: str) -> Tenant:
 
 
 def _ids(name: str) -> list[int]:
+    """The ticked task ids (none ticked: an empty list, which the views answer with a
+    flash on the pool page rather than an error page)."""
     raw = request.form.getlist(name)
     try:
-        ids = sorted({int(v) for v in raw})
+        return sorted({int(v) for v in raw})
     except ValueError:
         raise ValidationFailed(
             "task ids must be numbers", fields={name: ["not a number"]}
         ) from None
-    if not ids:
-        raise ValidationFailed(
-            "select at least one task", fields={name: ["select at least one task"]}
-        )
-    return ids
+
+
+def _none_ticked(slug: str) -> ResponseReturnValue:
+    flash("Tick the tasks first, then choose what to do with them.", "error")
+    return _back(slug)
 
 
 def _agent_id(raw: str | None, name: str) -> int:
@@ -97,6 +99,8 @@ def assign(slug: str) -> ResponseReturnValue:
 def reassign(slug: str) -> ResponseReturnValue:
     tenant = _tenant(slug)
     task_ids = _ids("task_ids")
+    if not task_ids:
+        return _none_ticked(slug)
     target = request.form.get("to", "")
     to_agent = None if target == BACK_TO_POOL else _agent_id(target, "to")
     result = supervision.reassign(request_uow(), tenant, task_ids, to_agent, actor(), utcnow())
@@ -116,7 +120,10 @@ def reassign(slug: str) -> ResponseReturnValue:
 @staff_required(*SUPERVISORS)
 def requeue(slug: str) -> ResponseReturnValue:
     tenant = _tenant(slug)
-    done = supervision.requeue(request_uow(), tenant, _ids("task_ids"), actor(), utcnow())
+    task_ids = _ids("task_ids")
+    if not task_ids:
+        return _none_ticked(slug)
+    done = supervision.requeue(request_uow(), tenant, task_ids, actor(), utcnow())
     flash(
         f"Requeued {len(done)} task(s) with their attempts reset.", "success" if done else "warning"
     )
