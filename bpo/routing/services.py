@@ -410,7 +410,7 @@ def give_back(
     back = [i for ids in queued.values() for i in ids]
     if rows:
         end_work_sessions(session, tenant_id, [int(r[0]) for r in rows], "returned", now)
-    moved = transition_many(session, tenant_slug, back, states, Status.QUEUED, actor, reason)
+    moved = transition_many(session, tenant_slug, back, states, Status.QUEUED, actor, reason, now)
     moved.update(
         transition_many(
             session,
@@ -420,6 +420,7 @@ def give_back(
             Status.EXCEPTION,
             actor,
             f"{reason}; out of attempts, a supervisor must look at it",
+            now,
         )
     )
     if len(moved) != len(rows):

@@ -375,7 +375,7 @@ def requeue(
     ids = sorted(int(r[0]) for r in rows)
     moved = transition_many(
         uow.session, tenant.slug, ids, [Status.EXCEPTION], Status.QUEUED, actor,
-        "requeued by a supervisor (attempts reset)",
+        "requeued by a supervisor (attempts reset)", now,
     )  # fmt: skip
     if len(moved) != len(ids):
         raise RuntimeError(f"work index and tasks disagree in {tenant.slug}")

@@ -46,7 +46,7 @@ BREACH_COLUMNS = (
     "target",
     "breached_at",
     "late_business_seconds",
-    "state",
+    "clock",
     "reason",
     "history_reason",
 )
@@ -236,7 +236,7 @@ def breaches_csv(rows: Iterable[Breach], zone: ZoneInfo) -> str:
                 b.target_label,
                 b.breached_at.astimezone(zone).isoformat(timespec="seconds"),
                 round(b.late_seconds),
-                "open" if b.is_open else "met",
+                "still running" if b.is_open else "stopped late",
                 b.reason,
                 b.history_reason or "",
             )

@@ -87,12 +87,14 @@ def sweep(now: datetime | None = None) -> SweepReport:
 
 # Recipients and message of each checkpoint fired, worked out in the database: the
 # tenant's supervisors and the task's assignee, each once; the client's name leads.
+# Rows go in in the order fired (a task's 50 % before its 90 % before its breach), so
+# the newest-first inbox shows the breach on top.
 NOTIFY_SQL = text(
     """
     INSERT INTO bpo.notifications (staff_id, tenant_id, task_id, kind, message, created_at)
     SELECT r.staff_id, t.id, f.task_id, f.kind, t.name || ': ' || f.message, :now
       FROM unnest(CAST(:tasks AS bigint[]), CAST(:kinds AS text[]), CAST(:messages AS text[]))
-           AS f(task_id, kind, message)
+           WITH ORDINALITY AS f(task_id, kind, message, n)
       JOIN bpo.tenants t ON t.id = :tenant
       CROSS JOIN LATERAL (
             SELECT m.staff_id FROM bpo.staff_memberships m
@@ -101,7 +103,7 @@ NOTIFY_SQL = text(
             SELECT w.assignee_id FROM bpo.work_items w
              WHERE w.tenant_id = t.id AND w.task_id = f.task_id AND w.assignee_id IS NOT NULL
            ) r
-     ORDER BY f.task_id, r.staff_id
+     ORDER BY f.n, r.staff_id
     RETURNING id
     """
 )

@@ -615,8 +615,11 @@ def transition_many(
     target: Status,
     actor: Actor,
     reason: str | None = None,
+    now: datetime | None = None,
 ) -> dict[int, Status]:
-    """Move every task of ``task_ids`` that is in one of ``sources`` to ``target``.
+    """Move every task of ``task_ids`` that is in one of ``sources`` to ``target``
+    (at ``now``, the caller's instant if it has one, so that history keeps the order
+    of what one action did).
 
     The set-at-a-time twin of :func:`transition` for routing, which moves tasks it
     picked from the work index (in the same transaction, which already holds their
@@ -627,7 +630,7 @@ def transition_many(
     sources = [s for s in sources if can_transition(s, target)]
     if not task_ids or not sources:
         return {}
-    now = utcnow()
+    now = now or utcnow()
     old = (
         select(Task.id, Task.status)
         .where(Task.id.in_(task_ids), Task.status.in_(sources))

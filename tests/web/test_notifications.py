@@ -53,8 +53,12 @@ def test_the_assignee_and_the_supervisor_see_their_notifications_and_mark_them_r
 
     page = agent.get("/agent/notifications").get_data(as_text=True)
     assert len(rows(page)) == 4
-    assert f"task #{task_id} resolution breached" in page
-    assert f"task #{task_id} resolution reached 50 % of its target" in page
+    # Newest first, and what fired together in the order it fell due: the breach on top.
+    order = [
+        page.index(f"task #{task_id} resolution {what}")
+        for what in ("breached", "reached 90 %", "reached 75 %", "reached 50 % of its target")
+    ]
+    assert order == sorted(order)
     assert f"/agent/t/{tenant}/tasks/{task_id}" in page  # the assignee opens the task
     assert (
         'id="nav-notifications"' in page and '<span class="count" title="unread">4</span>' in page

@@ -201,9 +201,9 @@ def test_attainment_and_breaches_match_the_hand_computed_figures(client, app):
     breaches = rows(export.get_data(as_text=True))
     assert [r["task_id"] for r in breaches] == [str(ids["D"]), str(ids["B"])]
     d, b = breaches
-    assert d["breached_at"] == "2026-02-10T04:30:00-05:00" and d["state"] == "open"
+    assert d["breached_at"] == "2026-02-10T04:30:00-05:00" and d["clock"] == "still running"
     assert "still open" in d["reason"]
-    assert b["breached_at"] == "2026-01-20T06:00:00-05:00" and b["state"] == "met"
+    assert b["breached_at"] == "2026-01-20T06:00:00-05:00" and b["clock"] == "stopped late"
     assert b["late_business_seconds"] == str(9000)
     assert b["reason"] == ("Resolution target of 1 h missed by 2 h 30 min of business time")
     assert b["history_reason"] == "'=waiting for the bank statement"  # formula defused

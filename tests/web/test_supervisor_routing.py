@@ -309,6 +309,10 @@ def test_bulk_reassign_to_an_agent_then_back_to_the_pool(client, app):
     assert [r.over_capacity for r in rows] == [False, True]  # the second one is beyond capacity
     assert all(r.attempts == 0 for r in rows)  # a supervisor's move is no failed attempt
     assert f"fill-{first}-support" in job_ids("support")  # the first agent has room again
+    with unit_of_work(a) as uow:  # history, as every page orders it, says what happened
+        task = uow.session.get(Task, tasks[0])
+        steps = [(e.from_state, e.to_state) for e in services.history(uow, task)]
+    assert steps[-2:] == [("assigned", "queued"), ("queued", "assigned")]
 
     response = post(client, f"{pool_url}/reassign", pool_url, {"task_ids": tasks, "to": "pool"})
     assert response.status_code == 303
