@@ -33,6 +33,7 @@ from bpo.core.fields import text
 from bpo.core.uow import unit_of_work
 from bpo.dataentry.schemas import validate_values
 from bpo.work.models import DataEntryForm, Task
+from bpo.work.schemas import RESULT_META
 from bpo.work.services import json_safe, transition
 from bpo.work.states import Status
 
@@ -84,7 +85,7 @@ INVOICE, RECONCILIATION, JOURNAL, TICKET = (
     JournalResult(),
     TicketResult(),
 )
-META = ("handed_in_at", "by")
+META = RESULT_META
 
 
 def _load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:

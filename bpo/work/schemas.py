@@ -68,8 +68,22 @@ class AttachmentSchema(Schema):
     created_at = fields.DateTime()
 
 
+# What hand-in adds to a result about who and when; a client sees neither the staff
+# member nor, through the result, anything but the work itself.
+RESULT_META = ("handed_in_at", "by")
+
+
+def delivered(task: Any) -> dict[str, Any] | None:
+    """The work done on ``task`` as its client may see it: the result the agent handed
+    in (keyed values, the captured invoice with its GL codes, matches, the posting
+    reference, the resolution), once the task is done; None before."""
+    if task.status is not Status.DONE or not task.result:
+        return None
+    return {k: v for k, v in task.result.items() if k not in RESULT_META}
+
+
 class TaskSchema(Schema):
-    """A task as its client sees it (no internal notes)."""
+    """A task as its client sees it (no internal notes); ``result`` once it is done."""
 
     id = fields.Integer()
     kind = fields.Function(lambda t: t.kind.value)
@@ -87,6 +101,7 @@ class TaskSchema(Schema):
     closed_at = fields.DateTime(allow_none=True)
     messages = fields.Method("_public_messages")
     attachments = fields.List(fields.Nested(AttachmentSchema))
+    result = fields.Function(delivered, metadata={"description": "the work done, once done"})
 
     def _public_messages(self, task: Any) -> list[dict[str, Any]]:
         visible = [m for m in task.messages if m.visibility != "internal_note"]
@@ -97,7 +112,7 @@ class TaskSummarySchema(TaskSchema):
     """A task in a list: no payload or thread."""
 
     class Meta:
-        exclude = ("payload", "messages", "attachments")
+        exclude = ("payload", "messages", "attachments", "result")
 
 
 def public_actor(ref: str) -> str:

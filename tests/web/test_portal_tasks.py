@@ -421,3 +421,53 @@ def test_the_list_pages_with_a_cursor_and_shows_no_sla_as_a_dash(alpha_client, w
     assert link, html
     html = alpha_client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert f"{tag} 0" in html and f"{tag} 2" not in html and "Next page" not in html
+
+
+def _done_with_result(tenant: str, result: dict) -> int:
+    """A ticket the provider finished with ``result`` (as hand-in stores it)."""
+    with unit_of_work(tenant) as uow:
+        task = create_task(uow, ticket_task(title="refund question"), SYSTEM).task
+        task.status, task.result = Status.DONE, result
+        return task.id
+
+
+def test_the_client_sees_and_downloads_the_work_done_and_nobody_else_does(client, world):
+    from tests.api.test_api_auth import bearer, issue
+
+    result = {
+        "resolution": "Refund of 42.10 EUR sent to the card on file.",
+        "resolved": True,
+        "by": "staff:7",
+        "handed_in_at": "2026-11-30T15:04:00+00:00",
+    }
+    done = _done_with_result(world.alpha, result)
+    with unit_of_work(world.alpha) as uow:
+        open_id = create_task(uow, ticket_task(), SYSTEM).task.id
+    login(client, f"/portal/{world.alpha}/login", world.client_alpha_email)
+
+    page = client.get(f"/portal/{world.alpha}/tasks/{done}").get_data(as_text=True)
+    assert "The work done" in page and "Refund of 42.10 EUR sent" in page
+    assert "staff:7" not in page
+    download = client.get(f"/portal/{world.alpha}/tasks/{done}/result.json")
+    assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
+    assert download.get_json()["result"] == {"resolution": result["resolution"], "resolved": True}
+    # Not done yet: no result, on the page or as a file.
+    assert "The work done" not in client.get(f"/portal/{world.alpha}/tasks/{open_id}").get_data(
+        as_text=True
+    )
+    assert client.get(f"/portal/{world.alpha}/tasks/{open_id}/result.json").status_code == 404
+
+    headers = bearer(issue(world.alpha, user_email=world.client_alpha_email)[0])
+    api = client.get(f"/api/v1/tasks/{done}", headers=headers).get_json()
+    assert api["result"]["resolution"] == result["resolution"] and "by" not in api["result"]
+    assert client.get(f"/api/v1/tasks/{open_id}", headers=headers).get_json()["result"] is None
+
+    # Beta's client, by portal or API, reaches none of it.
+    ids_out_of_reach(world.beta, world.alpha)
+    beta_done = _done_with_result(world.beta, {"resolution": "beta secret", "resolved": True})
+    assert client.get(f"/portal/{world.alpha}/tasks/{beta_done}/result.json").status_code == 404
+    assert client.get(f"/api/v1/tasks/{beta_done}", headers=headers).status_code == 404
+    other = client.application.test_client()
+    login(other, f"/portal/{world.beta}/login", world.client_beta_email)
+    refused = other.get(f"/portal/{world.alpha}/tasks/{done}/result.json")
+    assert refused.status_code == 302 and "/login" in refused.location

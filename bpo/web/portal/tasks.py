@@ -4,10 +4,12 @@ Every page runs in the request's unit of work, bound to the URL's tenant; anothe
 tenant's task ids are absent from this schema and answer 404.
 """
 
+import json
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import Response, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -23,7 +25,7 @@ from bpo.web.portal import portal
 from bpo.web.portal.taskforms import flat_values, layout_for, unflatten
 from bpo.work import attachments, services
 from bpo.work.models import DataEntryForm, Task
-from bpo.work.schemas import public_actor, public_reason
+from bpo.work.schemas import delivered, public_actor, public_reason
 from bpo.work.states import CANCELLABLE_BY_CLIENT, Kind, Priority, Status
 from bpo.work.types import TYPES
 
@@ -205,12 +207,21 @@ def _render_task(
         events=events,
         messages=messages,
         figures=_figures(task),
+        delivered=delivered(task),
+        handed_in=_instant((task.result or {}).get("handed_in_at")),
         question=question,
         public_actor=public_actor,
         public_reason=public_reason,
         can_cancel=task.status in CANCELLABLE_BY_CLIENT,
         reply_error=reply_error,
     ), status
+
+
+def _instant(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _figures(task: Task) -> dict[str, Any]:
@@ -277,6 +288,22 @@ def cancel(task_id: int) -> ResponseReturnValue:
         return _render_task(task, status=exc.status)
     flash(f"Task {task.id} was cancelled.", "success")
     return redirect(url_for("portal.show_task", task_id=task.id))
+
+
+@portal.get("/tasks/<int:task_id>/result.json")
+@client_required
+def download_result(task_id: int) -> ResponseReturnValue:
+    """The work done on a finished task, as a JSON file; 404 until it is done."""
+    task = _task(task_id)
+    result = delivered(task)
+    if result is None:
+        raise NotFound("this task has no result yet: it is not done")
+    body = json.dumps({"task_id": task.id, "type": task.type, "result": result}, indent=2)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="task-{task.id}-result.json"'},
+    )
 
 
 @portal.get("/tasks/<int:task_id>/attachments/<int:attachment_id>")
