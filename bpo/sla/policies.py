@@ -82,6 +82,13 @@ def _load(data: Any) -> dict[str, Any]:
         raise ValidationFailed("the policy has errors", fields=messages) from None
 
 
+def is_region_zone(name: str) -> bool:
+    """A zone named for a place (``Europe/Berlin``), or UTC: what a supervisor should pick.
+    Legacy names such as ``EST`` or ``CET`` are valid IANA zones but rarely what anyone
+    means (``EST`` never observes daylight saving), so the calendar pages refuse them."""
+    return name == "UTC" or ("/" in name and name.split("/", 1)[0] not in ("Etc", "SystemV"))
+
+
 def save_calendar(
     uow: UnitOfWork, name: Any, definition: Any, calendar_id: int | None = None
 ) -> SlaCalendar:
@@ -94,6 +101,11 @@ def save_calendar(
     except CalendarError as exc:
         errors.update(exc.fields)
         calendar = None
+    if calendar is not None and not is_region_zone(calendar.timezone):
+        errors["timezone"] = [
+            f"{calendar.timezone} is a fixed offset or an old alias that ignores daylight"
+            " saving: choose the place, such as America/New_York"
+        ]
     if errors or calendar is None:
         raise ValidationFailed("the calendar has errors", fields=errors)
     session = uow.session

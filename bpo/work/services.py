@@ -103,7 +103,10 @@ def prepare(
         try:
             args = CREATE_ARGS.load(data if isinstance(data, dict) else {})
         except ValidationError as exc:
-            raise ValidationFailed("the task has errors", fields=_messages(exc)) from None
+            fields = _messages(exc)
+            if "payload" not in fields:  # every error at once: the payload's own too
+                fields.update(_payload_errors(data))
+            raise ValidationFailed("the task has errors", fields=fields) from None
     task_type = TYPES[args["type"]]
     payload = FAST_PAYLOADS[task_type.name](args["payload"])
     if payload is None:  # not plainly valid: the schema loads it or names its errors
@@ -179,6 +182,22 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, date):  # datetime is a date too
         return value.isoformat()
     return value
+
+
+def _payload_errors(data: Any) -> dict[str, Any]:
+    """The payload's errors by its type's schema, when the type is known (the task's
+    other fields were refused: the client hears of everything in one answer)."""
+    if not isinstance(data, dict) or not isinstance(data.get("payload"), dict):
+        return {}
+    name = data.get("type")
+    task_type = TYPES.get(name) if isinstance(name, str) else None
+    if task_type is None:
+        return {}
+    try:
+        task_type.schema.load(data["payload"])
+    except ValidationError as exc:
+        return {"payload": _messages(exc)}
+    return {}
 
 
 def _messages(exc: ValidationError) -> dict[str, Any]:
@@ -784,7 +803,12 @@ def parse_filters(raw: dict[str, Any]) -> dict[str, Any]:
     try:
         return LIST_ARGS.load(raw)
     except ValidationError as exc:
-        raise ValidationFailed("bad filter", fields=_messages(exc)) from None
+        # A repeatable filter (status) reports by position; the filter's name is enough.
+        fields = {
+            name: sorted({m for ms in v.values() for m in ms}) if isinstance(v, dict) else v
+            for name, v in _messages(exc).items()
+        }
+        raise ValidationFailed("bad filter", fields=fields) from None
 
 
 def filtered(filters: dict[str, Any]) -> Select[Task]:

@@ -123,6 +123,14 @@ def test_bad_input_names_the_field_and_writes_nothing(client, world, alpha):
             client.post("/api/v1/tasks", json=task, headers=alpha), 422, "validation"
         )
         assert field in error["fields"], (task, error)
+    # Every error in one answer: a bad task field does not hide the payload's errors.
+    both = ticket_task(external_ref="has space")
+    both["payload"] = {**both["payload"], "subject": "", "requester": {"email": "not-mail"}}
+    error = assert_envelope(
+        client.post("/api/v1/tasks", json=both, headers=alpha), 422, "validation"
+    )
+    assert "external_ref" in error["fields"]
+    assert {"subject", "requester"} <= set(error["fields"]["payload"]), error
     assert task_count(world.alpha) == before
 
 
@@ -340,7 +348,9 @@ def test_list_filters(client, world, alpha):
 )
 def test_a_bad_filter_answers_422_naming_it(client, world, alpha, query):
     error = assert_envelope(client.get(f"/api/v1/tasks?{query}", headers=alpha), 422, "validation")
-    assert query.split("=")[0] in error["fields"]
+    name = query.split("=")[0]
+    assert name in error["fields"]
+    assert all(isinstance(m, str) and len(m) > 3 for m in error["fields"][name]), error  # words
 
 
 # -- one task --------------------------------------------------------------------

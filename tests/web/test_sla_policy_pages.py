@@ -109,8 +109,14 @@ def test_a_bad_calendar_names_each_part_and_writes_nothing(client, app):
         ),
     )
     assert skipped.status_code == 400 and 'id="week.tue.1-error"' in skipped.get_data(as_text=True)
+    # A legacy zone that never observes daylight saving is refused, by name.
+    est = post(client, url, calendar_form(timezone="EST"))
+    assert est.status_code == 400 and "daylight" in est.get_data(as_text=True)
+    assert count(tenant, SlaCalendar) == 0
 
-    good = post(client, url, calendar_form())
+    good = post(
+        client, url, calendar_form(**{"week.fri.0.start": "10:00", "week.fri.0.end": "11:00"})
+    )
     assert good.status_code == 303
     with unit_of_work(tenant) as uow:
         row = uow.session.scalar(select(SlaCalendar))
@@ -119,6 +125,7 @@ def test_a_bad_calendar_names_each_part_and_writes_nothing(client, app):
         assert row.definition["week"]["sun"] == []
     page = client.get(f"/supervisor/tenants/{tenant}/sla").get_data(as_text=True)
     assert "Office hours" in page and "America/New_York" in page
+    assert page.index("Mon 09:00") < page.index("Tue 09:00") < page.index("Fri 10:00")
     edit = f"/supervisor/tenants/{tenant}/sla/calendars/{row.id}"
     assert post(client, edit, calendar_form(**{"week.mon.0.end": "24:30"})).status_code == 400
     with unit_of_work(tenant) as uow:

@@ -55,7 +55,7 @@ def _tenant(slug: str) -> Tenant:
 
 @lru_cache(maxsize=1)
 def _zones() -> list[str]:
-    return sorted(available_timezones())
+    return sorted(z for z in available_timezones() if policies.is_region_zone(z))
 
 
 def _words(raw: str) -> list[str]:
