@@ -222,6 +222,12 @@ def test_cancel_from_the_task_page_and_filter_the_list(portal: Page, world, arti
         task_id = create_task(uow, ticket_task(title=f"{tag} ticket"), SYSTEM).task.id
     page.goto(f"/portal/{world.alpha}/tasks/{task_id}")
     page.get_by_label("Reason for cancelling").fill("solved it ourselves")
+    asked: list[str] = []  # the page asks first; saying no keeps the task
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.get_by_role("button", name="Cancel this task").click()
+    expect(page.get_by_role("button", name="Cancel this task")).to_be_visible()
+    assert asked and "Cancel this task?" in asked[0]
+    page.once("dialog", lambda d: d.accept())
     page.get_by_role("button", name="Cancel this task").click()
     expect(page.locator(".flash-success")).to_contain_text(f"Task {task_id} was cancelled")
     expect(page.locator(".status.big")).to_have_text(re.compile(r"^\s*cancelled\s*$", re.I))

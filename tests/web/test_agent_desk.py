@@ -224,6 +224,9 @@ def test_next_task_claims_from_the_pool_and_starts_it(client, desk):
     assert work.agent_id == agent_id and work.ended_at is None
     page = client.get(url(tenant, task_id)).get_data(as_text=True)
     assert 'id="handle-time"' in page and "Your work" in page
+    # The request shows the customer's message (stored as the thread's first message).
+    request_card = page[page.index("<h2>Request</h2>") : page.index("<h3>Files</h3>")]
+    assert "Order 5512 was returned two weeks ago." in request_card
 
 
 def test_next_task_opens_a_held_task_before_claiming(client, desk):
@@ -291,6 +294,7 @@ def test_keying_a_record_checks_values_against_the_form(client, desk):
     started(client, tenant, task_id)
     page = client.get(url(tenant, task_id)).get_data(as_text=True)
     assert 'name="values.tin"' in page and "critical" in page
+    assert "<dt>Form</dt><dd>W-9</dd>" in page  # the form as the client named it
 
     bad = post(client, tenant, task_id, "hand-in", {"values.tin": "12-34", "values.amount": "x"})
     assert bad.status_code == 400

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from bpo.web.filters import viewer_zone
 from bpo.web.portal.taskforms import FIELD_KINDS, Input, flat_values, unflatten
 from bpo.work.models import DataEntryForm, Task
+from bpo.work.schemas import RESULT_META
 
 MONEY = "decimal"
 INVOICE_HEAD = (
@@ -53,10 +54,14 @@ class WorkForm:
     fields: list[tuple[Input, bool]] = field(default_factory=list)  # (input, critical)
     line_rows: int = 0
     flagged: bool = False
+    form_name: str | None = None  # a data-entry record's form, as the client named it
 
 
-def _record_fields(session: Session, task: Task) -> list[tuple[Input, bool]]:
-    form = session.scalar(select(DataEntryForm).where(DataEntryForm.key == task.payload["form"]))
+def _record_form(session: Session, task: Task) -> DataEntryForm | None:
+    return session.scalar(select(DataEntryForm).where(DataEntryForm.key == task.payload["form"]))
+
+
+def _record_fields(form: DataEntryForm | None) -> list[tuple[Input, bool]]:
     specs = form.fields if form is not None else []
     return [
         (
@@ -89,7 +94,7 @@ def _hint(spec: dict[str, Any]) -> str:
 def initial(task: Task) -> dict[str, str]:
     """Pre-filled values: what the agent handed in before (a rejected task), else
     what the client sent."""
-    result = {k: v for k, v in (task.result or {}).items() if k not in ("handed_in_at", "by")}
+    result = {k: v for k, v in (task.result or {}).items() if k not in RESULT_META}
     p = task.payload
     if task.type == "data_entry.record":
         return flat_values({"values": result.get("values") or p.get("values") or {}})
@@ -113,7 +118,9 @@ def work_form(session: Session, task: Task, values: dict[str, str] | None = None
     """The task's work form, with ``values`` (re-display after errors) or pre-filled."""
     form = WorkForm(task.type, values if values is not None else initial(task))
     if task.type == "data_entry.record":
-        form.fields = _record_fields(session, task)
+        record_form = _record_form(session, task)
+        form.fields = _record_fields(record_form)
+        form.form_name = record_form.name if record_form is not None else None
     elif task.type == "accounting.invoice":
         typed = [
             int(k.split(".")[2])
