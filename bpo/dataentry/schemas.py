@@ -105,9 +105,13 @@ def _parse(kind: str, raw: Any) -> Any:
     return value
 
 
-def validate_values(form_fields: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
+def validate_values(
+    form_fields: list[dict[str, Any]], values: dict[str, Any], *, partial: bool = False
+) -> dict[str, Any]:
     """Check keyed ``values`` against a form; returns them normalized to strings.
 
+    ``partial``: the values a client already knows, sent with the source; each given
+    one must be valid, but none is required (the agent keys the record in full).
     Raises ValidationError with one entry per bad field, and one for unknown fields.
     """
     errors: dict[str, list[str]] = {}
@@ -119,7 +123,7 @@ def validate_values(form_fields: list[dict[str, Any]], values: dict[str, Any]) -
         name, kind = spec["name"], spec["type"]
         raw = values.get(name)
         if raw is None or str(raw).strip() == "":
-            if spec.get("required"):
+            if spec.get("required") and not partial:
                 errors[name] = ["required"]
             continue
         try:

@@ -242,6 +242,14 @@ def titles(items: list[QueueItem]) -> dict[tuple[str, int], str]:
 # -- working a task ------------------------------------------------------------------
 
 
+# One answer for every task an agent may not touch (another's, another client's, none
+# at all): it tells nothing, and says where to look.
+NOT_HELD = (
+    "This task is not in your hands: it never was, or a supervisor moved it, or its lease"
+    " ran out. Your queue shows what you hold."
+)
+
+
 def held_task(uow: UnitOfWork, staff: StaffUser, task_id: int) -> tuple[Task, WorkItem]:
     """The task ``task_id`` of the unit's tenant if this agent holds it, locked.
 
@@ -261,7 +269,7 @@ def held_task(uow: UnitOfWork, staff: StaffUser, task_id: int) -> tuple[Task, Wo
     served = any(m.tenant_id == tenant_id and m.role.value == "agent" for m in staff.memberships)
     task = uow.session.get(Task, task_id, with_for_update=True) if item and served else None
     if task is None or item is None:
-        raise NotFound("You do not hold this task.")
+        raise NotFound(NOT_HELD)
     return task, item
 
 

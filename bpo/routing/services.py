@@ -33,6 +33,7 @@ from bpo.routing import rules
 from bpo.work.index import DISPATCH_GRACE
 from bpo.work.services import transition_many
 from bpo.work.states import Status
+from bpo.work.types import TYPES
 from bpo.workforce.services import HOLDING, IDLE_AFTER, idle_presence
 from bpo.workforce.shifts import Shift, on_shift, parse_all
 from tenants.db import utcnow
@@ -310,7 +311,7 @@ def assign_by_hand(
         raise NotAssignable("the task is not waiting in the pool")
     missing = set(row.required_skills) - set(rules.skill_tokens(a.skills))
     if missing:
-        raise NotAssignable(f"this agent lacks {', '.join(sorted(missing))}")
+        raise NotAssignable(f"this agent lacks {', '.join(_skill_words(missing))}")
     over = a.spare(row.kind) < row.weight
     reason = f"assigned to staff:{a.id} by hand" + (" beyond capacity" if over else "")
     claimed = _claim(
@@ -319,6 +320,19 @@ def assign_by_hand(
     if claimed is None:
         raise NotAssignable("someone else took the task meanwhile")
     return claimed
+
+
+def _skill_words(tokens: Iterable[str]) -> list[str]:
+    """Skill tokens for people: ``support.ticket@2`` → ``Support ticket at level 2``
+    (the highest level missing per type)."""
+    top: dict[str, int] = {}
+    for token in tokens:
+        skill, level = token.rsplit("@", 1)
+        top[skill] = max(top.get(skill, 0), int(level))
+    return [
+        f"{TYPES[s].label if s in TYPES else s} at level {level}"
+        for s, level in sorted(top.items())
+    ]
 
 
 def end_work_sessions(

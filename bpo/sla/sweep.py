@@ -36,7 +36,7 @@ LABELS = {
     "first_response": "first response",
     "next_response": "next response",
     "resolution": "resolution",
-    "start_by": "start",
+    "start_by": "start-by",
 }
 
 

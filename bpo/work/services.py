@@ -223,7 +223,7 @@ def _check_record(
         )
     if payload["values"]:
         try:
-            payload["values"] = validate_values(form.fields, payload["values"])
+            payload["values"] = validate_values(form.fields, payload["values"], partial=True)
         except ValidationError as exc:
             raise ValidationFailed(
                 "the record has errors", fields={"payload": {"values": exc.messages}}

@@ -74,6 +74,16 @@ def test_create_each_type_and_read_it_back(client, world, alpha, factory):
     assert fetched.status_code == 200 and fetched.get_json() == body
 
 
+def test_a_records_known_values_are_checked_but_none_is_required(client, world, alpha):
+    # The client knows the amount only: the required TIN is the agent's to key.
+    made = _create(client, alpha, record_task(payload={"values": {"amount": "10.5"}}))
+    assert made["payload"]["values"] == {"amount": "10.5"}
+    bad = client.post(
+        "/api/v1/tasks", json=record_task(payload={"values": {"amount": "-1"}}), headers=alpha
+    )
+    assert "amount" in assert_envelope(bad, 422, "validation")["fields"]["payload"]["values"]
+
+
 def test_amounts_travel_as_decimal_strings(client, world, alpha):
     body = _create(client, alpha, invoice_task())
     assert body["payload"]["totals"] == {"subtotal": "14.97", "tax": "1.50", "total": "16.47"}

@@ -290,7 +290,7 @@ def test_assign_by_hand_refused_says_why_and_writes_nothing(client, app):
         client, f"{pool_url}/assign", pool_url, {"task_id": task, "agent_id": unskilled}
     )
     assert response.status_code == 409
-    assert "lacks support.ticket" in response.get_data(as_text=True)
+    assert "lacks Support ticket at level 1" in response.get_data(as_text=True)
     assert item(a, task).state is Status.QUEUED
 
 

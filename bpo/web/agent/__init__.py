@@ -58,7 +58,7 @@ def _served_tenant() -> Tenant:
         m.tenant_id == tenant.id and m.role == MembershipRole.AGENT for m in staff.memberships
     )
     if tenant is None or not serves:
-        raise NotFound("You do not hold this task.")
+        raise NotFound(desk.NOT_HELD)
     return tenant
 
 
