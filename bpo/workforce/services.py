@@ -12,7 +12,7 @@ from bpo.routing.rules import Agent, Presence
 from bpo.work.states import Kind, Status
 from bpo.work.types import TYPES
 from bpo.workforce.models import AgentProfile
-from bpo.workforce.shifts import ShiftError, parse_all
+from bpo.workforce.shifts import ShiftError, describe, overlap, parse_all
 from tenants.db import utcnow
 
 IDLE_AFTER = timedelta(minutes=15)  # online but unseen this long: away
@@ -36,9 +36,13 @@ class ProfileArgs(Schema):
     @validates("shifts")
     def _shifts(self, value: list[dict[str, Any]], **kwargs: Any) -> None:
         try:
-            parse_all(value)
+            shifts = parse_all(value)
         except ShiftError as exc:
             raise ValidationError(str(exc)) from None
+        clash = overlap(shifts)
+        if clash:
+            first, second = (describe(s) for s in clash)
+            raise ValidationError(f"the shifts {first} and {second} overlap")
 
 
 PROFILE_ARGS = ProfileArgs()

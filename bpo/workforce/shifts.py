@@ -53,6 +53,34 @@ def parse_all(raw: Iterable[Mapping[str, Any]]) -> list[Shift]:
     return [Shift.parse(item) for item in raw]
 
 
+WEEK = 7 * 24 * 60  # minutes
+
+
+def _span(shift: Shift) -> tuple[int, int]:
+    """The shift as minutes of the week [start, end); an overnight one ends past its day."""
+    start = shift.day * 24 * 60 + shift.start.hour * 60 + shift.start.minute
+    end = shift.day * 24 * 60 + shift.end.hour * 60 + shift.end.minute
+    return start, end + (24 * 60 if shift.overnight else 0)
+
+
+def overlap(shifts: list[Shift]) -> tuple[Shift, Shift] | None:
+    """Two shifts that cover the same time (a Sunday night shift running into Monday
+    included), or None: one plan never lists an hour twice."""
+    for i, a in enumerate(shifts):
+        a0, a1 = _span(a)
+        for b in shifts[i + 1 :]:
+            b0, b1 = _span(b)
+            for shift in (-WEEK, 0, WEEK):  # the week wraps around
+                if a0 < b1 + shift and b0 + shift < a1:
+                    return a, b
+    return None
+
+
+def describe(shift: Shift) -> str:
+    d = shift.as_dict()
+    return f"{d['day'].capitalize()} {d['start']}–{d['end']}"  # noqa: RUF001 (a dash for people)
+
+
 def on_shift(shifts: Iterable[Shift], zone: str, now: datetime) -> bool:
     """Whether ``now`` (an aware instant) falls in one of ``shifts`` where the agent lives."""
     if now.tzinfo is None:

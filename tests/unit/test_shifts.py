@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bpo.workforce.shifts import Shift, ShiftError, next_start, on_shift, parse_all
+from bpo.workforce.shifts import Shift, ShiftError, next_start, on_shift, overlap, parse_all
 
 WEEKDAYS_9_TO_5 = parse_all(
     {"day": d, "start": "09:00", "end": "17:00"} for d in ("mon", "tue", "wed", "thu", "fri")
@@ -63,3 +63,19 @@ def test_next_start():
     assert start == datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # Mon 09:00 EST
     assert next_start([], "UTC", friday_evening) is None
     assert [s.as_dict() for s in NIGHTS] == [{"day": "fri", "start": "22:00", "end": "06:00"}]
+
+
+@pytest.mark.parametrize(
+    ("plan", "clash"),
+    [
+        ([("tue", "08:00", "16:00"), ("tue", "08:00", "16:00")], True),  # the same twice
+        ([("mon", "09:00", "13:00"), ("mon", "12:00", "17:00")], True),
+        ([("mon", "09:00", "12:00"), ("mon", "12:00", "17:00")], False),  # back to back
+        ([("fri", "22:00", "06:00"), ("sat", "05:00", "09:00")], True),  # past midnight
+        ([("sun", "22:00", "06:00"), ("mon", "05:00", "09:00")], True),  # past the week's end
+        ([("sun", "22:00", "06:00"), ("mon", "06:00", "09:00")], False),
+    ],
+)
+def test_overlapping_shifts_are_found(plan, clash):
+    shifts = parse_all({"day": d, "start": s, "end": e} for d, s, e in plan)
+    assert (overlap(shifts) is not None) is clash

@@ -188,6 +188,25 @@ def test_validation_errors_name_each_field_answer_400_and_write_nothing(client, 
     assert f"fill-{agent}-support" not in job_ids("support")
 
 
+def test_overlapping_shifts_are_refused_by_name(client, app):
+    a = new_tenant()
+    agent = make_agent([a])
+    url = f"/supervisor/agents/{agent}"
+    signed_in(client, a)
+    twice = profile_form(
+        **{"shifts.1.day": "mon", "shifts.1.start": "09:00", "shifts.1.end": "17:00"}
+    )
+    response = post(client, url, url, twice)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'id="shifts.1-error"' in page and "overlaps Mon 09:00\u201317:00" in page
+    with unit_of_work() as uow:
+        assert (
+            uow.session.get(AgentProfile, agent).shifts
+            != [{"day": "mon", "start": "09:00", "end": "17:00"}] * 2
+        )
+
+
 def test_a_supervisor_grants_and_revokes_only_tenants_they_oversee(client, app):
     a, b, c = new_tenant(), new_tenant(), new_tenant()
     agent = make_agent([a, b])

@@ -18,7 +18,7 @@ from bpo.routing.rules import Presence
 from bpo.work.states import Kind
 from bpo.work.types import TYPES
 from bpo.workforce.models import AgentProfile
-from bpo.workforce.shifts import Shift, ShiftError
+from bpo.workforce.shifts import Shift, ShiftError, describe, overlap
 from tenants.models import Tenant
 
 SHIFT_KEYS = ("day", "start", "end")
@@ -125,14 +125,19 @@ def parse(form: ProfileForm, tenants: Sequence[Tenant]) -> Parsed:
             errors[f"capacity.{kind}"] = [value]
         elif value:
             capacity[kind] = value
-    shifts = []
+    rows: list[tuple[int, Shift]] = []
     for index, row in enumerate(form.shifts):
         if not row.get("start") and not row.get("end"):
             continue  # an empty row added and never filled
         try:
-            shifts.append(Shift.parse(row).as_dict())
+            rows.append((index, Shift.parse(row)))
         except ShiftError as exc:
             errors[f"shifts.{index}"] = [str(exc)]
+    clash = overlap([shift for _, shift in rows])
+    if clash:  # named on the later row of the two
+        later = next(i for i, shift in reversed(rows) if shift is clash[1])
+        errors[f"shifts.{later}"] = [f"overlaps {describe(clash[0])}"]
+    shifts = [shift.as_dict() for _, shift in rows]
     serves = {}
     for tenant in tenants:
         if form.serves.get(tenant.slug):
