@@ -76,6 +76,18 @@ class UnitOfWork:
         """Run ``action`` once this unit of work has committed; dropped on rollback."""
         self._after_commit.append(action)
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A SAVEPOINT: if the block raises, its writes are rolled back and the jobs it
+        deferred are dropped with them (the exception goes on)."""
+        mark = len(self._after_commit)
+        try:
+            with self.session.begin_nested():
+                yield
+        except BaseException:
+            del self._after_commit[mark:]
+            raise
+
     def commit(self) -> None:
         self.session.commit()
         actions, self._after_commit = self._after_commit, []

@@ -241,7 +241,7 @@ def create_task(uow: UnitOfWork, data: Any, actor: Actor) -> Intake:
         return Intake(existing, created=False)
     prepared = prepare(uow, data)
     try:
-        with uow.session.begin_nested():
+        with uow.savepoint():
             (created,) = _insert(uow, [prepared], actor)
         task = uow.session.get_one(Task, created.id)
     except IntegrityError:
@@ -302,12 +302,25 @@ def create_batch(
     checker = BatchChecker(uow)
     prepared = [item for i, data in enumerate(rows) if (item := checker.check(str(i), data))]
     checker.raise_errors()
-    existing = existing_refs(uow, list(checker.refs))
-    fresh = [p for p in prepared if p.values["external_ref"] not in existing]
-    created: list[NewTask] = []
-    for start in range(0, len(fresh), chunk):
-        created += _insert(uow, fresh[start : start + chunk], actor)
-    return BatchResult(created=created, existing=list(existing.values()))
+    for attempt in range(RACE_RETRIES + 1):
+        existing = existing_refs(uow, list(checker.refs))
+        fresh = [p for p in prepared if p.values["external_ref"] not in existing]
+        created: list[NewTask] = []
+        try:
+            with uow.savepoint():
+                for start in range(0, len(fresh), chunk):
+                    created += _insert(uow, fresh[start : start + chunk], actor)
+        except IntegrityError:
+            # Another request created some of the same references meanwhile (the
+            # unique index made us wait for its commit): read them again and retry.
+            if not checker.refs or attempt == RACE_RETRIES:
+                raise
+            continue
+        return BatchResult(created=created, existing=list(existing.values()))
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+RACE_RETRIES = 3  # batches racing on the same external references
 
 
 class BatchChecker:

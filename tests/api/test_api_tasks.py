@@ -277,6 +277,33 @@ def test_batch_returns_existing_tasks_instead_of_duplicates(client, world, alpha
     assert again.status_code == 200 and again.get_json()["created"] == 0
 
 
+def test_the_same_batch_sent_at_once_creates_each_task_once_and_never_fails(app, world, alpha):
+    """Eight clients retrying one batch together: every answer 200/201, no 500, and
+    each external reference one task (the unique index settles who inserts)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    tag = unique("race-")
+    rows = [ticket_task(external_ref=f"{tag}-{i}") for i in range(20)]
+    start = Barrier(8)
+
+    def send(_: int) -> tuple[int, int]:
+        client = app.test_client()
+        start.wait()
+        answer = client.post("/api/v1/tasks/batch", json={"tasks": rows}, headers=alpha)
+        return answer.status_code, (answer.get_json() or {}).get("created", -1)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(send, range(8)))
+    assert all(status in (200, 201) for status, _ in answers), answers
+    assert sum(created for _, created in answers) == 20
+    with unit_of_work(world.alpha) as uow:
+        refs = uow.session.scalars(
+            select(Task.external_ref).where(Task.external_ref.like(f"{tag}-%"))
+        ).all()
+    assert sorted(refs) == sorted(r["external_ref"] for r in rows)
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [({}, "tasks"), ({"tasks": []}, "tasks"), ({"tasks": {}}, "tasks"), ({"rows": []}, "rows")],
