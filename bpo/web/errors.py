@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 import redis.exceptions
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -29,20 +29,31 @@ def is_api_request() -> bool:
     return request.path.startswith("/api/")
 
 
-def render_error(status: int, code: str, message: str, fields: dict | None = None) -> Response:
+def render_error(
+    status: int, code: str, message: str, fields: dict | None = None, *, without_user: bool = False
+) -> Response:
+    """The error as the JSON envelope (API) or a page. ``without_user``: the page must
+    not load the signed-in user (the database is what failed), so it never fails itself."""
     if is_api_request():
         response = jsonify(error_envelope(code, message, fields))
     else:
-        response = Response(
-            render_template(
-                "errors/error.html",
-                status=status,
-                code=code,
-                message=message,
-                fields=fields or {},
-                back=_back_link(),
-            )
-        )
+        context = {
+            "status": status,
+            "code": code,
+            "message": message,
+            "fields": fields or {},
+            "back": _back_link(),
+        }
+        body = None
+        if not without_user:
+            try:
+                body = render_template("errors/error.html", **context)
+            except UNAVAILABLE:  # the database failed while loading the user for the page
+                body = None
+        if body is None:  # no context processors: Flask-Login's would load the user
+            template = current_app.jinja_env.get_template("errors/error.html")
+            body = template.render(**context, without_user=True)
+        response = Response(body)
     response.status_code = status
     if status == 401 and is_api_request():
         response.headers["WWW-Authenticate"] = 'Bearer realm="bpo"'
@@ -83,7 +94,8 @@ def _csrf_error(exc: CSRFError) -> Response:
 
 def _unavailable(exc: Exception) -> Response:
     log.warning("dependency unavailable: %s", exc)
-    return _app_error(Unavailable("The service is temporarily unavailable. Please retry shortly."))
+    error = Unavailable("The service is temporarily unavailable. Please retry shortly.")
+    return render_error(error.status, error.code, error.message, without_user=True)
 
 
 def _dbapi_error(exc: DBAPIError) -> Response:

@@ -10,6 +10,7 @@ from bpo import create_app
 from bpo.core.uow import unit_of_work
 from bpo.identity import services
 from tests.conftest import IsolatedClient, app_environ
+from tests.support.helpers import login
 from tests.support.proxy import CuttableProxy
 
 
@@ -74,11 +75,19 @@ def _eventually(check, seconds: float = 10.0):
         time.sleep(0.2)
 
 
-def test_postgres_outage_answers_503_and_recovers(proxied):
+def test_postgres_outage_answers_503_and_recovers(proxied, world):
     app, pg, _rd, auth = proxied
     client = app.test_client()
     assert client.get("/api/v1/me", headers=auth).status_code == 200
+    signed_in = app.test_client()
+    assert (
+        login(signed_in, f"/portal/{world.alpha}/login", world.client_alpha_email).status_code
+        == 302
+    )
     pg.cut()
+    # A signed-in page too: the error page must not need the user the database holds.
+    page = signed_in.get(f"/portal/{world.alpha}/tasks")
+    assert page.status_code == 503 and "temporarily unavailable" in page.get_data(as_text=True)
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.get_json()["checks"]["postgresql"].startswith(
         "unavailable"
