@@ -92,8 +92,9 @@ class EmbeddedServers:
             str(directory),
             "--dbfilename",
             "dump.rdb",
-            "--save",
-            "60 1",
+            "--save",  # a snapshot a minute after any change (two words: one argument each)
+            "60",
+            "1",
             "--appendonly",
             "no",
             "--maxmemory-policy",
@@ -129,6 +130,18 @@ class EmbeddedServers:
         if self._pg is not None:
             self._pg.cleanup()
             self._pg = None
+
+    def revive_redis(self) -> int | None:
+        """Start Redis again if it died (on the same socket, from its last snapshot);
+        returns its exit code if it had died, else None. The platform's reconciler then
+        sees the dispatch marker gone and re-dispatches from PostgreSQL."""
+        if self._redis is None:
+            return None
+        code = self._redis.poll()
+        if code is None:
+            return None
+        self._start_redis()
+        return code
 
     @property
     def postgres_pid(self) -> int | None:

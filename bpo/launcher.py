@@ -176,9 +176,21 @@ class _Stop:
         self.signum = signum
 
 
-def supervise(children: list[Child], env: dict[str, str], stop: _Stop) -> int:
-    """Restart a crashed worker or scheduler (a few times a minute at most); return on stop."""
+def supervise(
+    children: list[Child], env: dict[str, str], stop: _Stop, servers: EmbeddedServers | None = None
+) -> int:
+    """Restart a crashed worker or scheduler, and the embedded Redis (a few times a
+    minute at most); return on stop."""
+    redis_restarts: list[float] = []
     while stop.signum is None:
+        code = servers.revive_redis() if servers is not None else None
+        if code is not None:
+            now = time.monotonic()
+            redis_restarts = [t for t in redis_restarts if now - t < 60] + [now]
+            if len(redis_restarts) > RESTART_LIMIT:
+                log.error("redis keeps exiting (last code %s); stopping the platform", code)
+                return 1
+            log.warning("redis exited with %s; restarted it", code)
         for child in children:
             code = child.exited()
             if code is None:
@@ -252,7 +264,7 @@ def run_platform(
         echo(f"\nThe BPO platform is running at {base_url}   (Ctrl-C stops everything)\n")
         if demo:
             echo(login_summary(base_url) + "\n")
-        return supervise(children, env, stop)
+        return supervise(children, env, stop, servers)
     finally:
         stop_children(children)
         if servers is not None:

@@ -48,8 +48,19 @@ def worker(queue: str, burst: bool, fork: bool, log_level: str) -> None:
 
     get_app()  # adopt the configured app before forking work horses
     worker_class = Worker if fork else SimpleWorker
-    w = worker_class([get_queue(queue)], connection=redis_connection(), serializer=JSONSerializer)
+    w = worker_class(
+        [get_queue(queue)],
+        connection=redis_connection(),
+        serializer=JSONSerializer,
+        maintenance_interval=MAINTENANCE_SECONDS,
+    )
     w.work(burst=burst, with_scheduler=True, logging_level=log_level.upper())
+
+
+# RQ's worker retries taking its queue's scheduler (which moves due timers and retries
+# into the queue) at each maintenance, every 10 minutes by default: a worker restarted
+# after its predecessor was killed would leave timers waiting that long. Every minute.
+MAINTENANCE_SECONDS = 60
 
 
 @queues_cli.command("scheduler")

@@ -111,6 +111,7 @@ def test_bpo_up_serves_stops_everything_and_reuses_its_data(tmp_path: Path) -> N
     first = _run_once(instance, signal.SIGINT)
     assert "seeded the demo data" in first
     assert "admin@bpo.example" in first  # the demo logins are printed
+    assert list(instance.rglob("dump.rdb")), "Redis saved nothing on its way out"
 
     second = _run_once(instance, signal.SIGTERM)
     assert "seeded the demo data" not in second  # same data, not seeded again

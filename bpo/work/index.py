@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 from tenants.db import utcnow
 from tenants.models import Tenant
 
-# A task not dispatched within this long after commit is dispatched again by the reconciler.
-DISPATCH_GRACE = timedelta(minutes=2)
+# A task not dispatched within this long after commit is dispatched again by the
+# reconciler (every 30 s): a routing job lost with a killed worker is run again within
+# 90 s. Routing twice is harmless, so a job that merely waited long costs one more run.
+DISPATCH_GRACE = timedelta(seconds=60)
 
 
 def tenant_id(uow: UnitOfWork) -> int:

@@ -669,10 +669,13 @@ def transition_many(
         .with_for_update()
         .cte("old")
     )
+    values: dict[str, Any] = {"status": target, "updated_at": now}
+    if target in (Status.QUEUED, Status.EXCEPTION):
+        values["assignee_id"] = None  # back in the pool, or a supervisor's: nobody holds it
     moved = (
         update(Task)
         .where(Task.id == old.c.id)
-        .values(status=target, updated_at=now)
+        .values(**values)
         .returning(Task.id, old.c.status.label("from_state"))
         .cte("moved")
     )

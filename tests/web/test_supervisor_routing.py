@@ -337,6 +337,8 @@ def test_bulk_reassign_to_an_agent_then_back_to_the_pool(client, app):
     assert response.status_code == 303
     rows = [item(a, t) for t in tasks]
     assert all(r.state is Status.QUEUED and r.assignee_id is None for r in rows)
+    with unit_of_work(a) as uow:  # the task rows agree: nobody holds them
+        assert [uow.session.get(Task, t).assignee_id for t in tasks] == [None, None]
     assert any(j.startswith(f"route-{a}-") for j in job_ids("support"))
     with unit_of_work(a) as uow:
         moves = uow.session.scalars(
