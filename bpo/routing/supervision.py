@@ -96,6 +96,15 @@ class AgentRow:
             return (0, 0)
         return (self.routing.load.get(kind, 0), self.routing.capacity.get(kind, 0))
 
+    def qualified(self, required_skills: list[str], overflow: bool, tenant_id: int) -> bool:
+        """Whether a supervisor may hand them this work: the skills at their levels (as
+        the claim checks them), or the tenant's overflow group for overflowed work."""
+        if self.routing is None:
+            return False
+        if overflow and tenant_id in self.routing.overflow_tenants:
+            return True
+        return set(required_skills) <= set(rules.skill_tokens(self.routing.skills))
+
 
 def agent_rows(
     session: Session, tenants: Sequence[Tenant], now: datetime, *, tenant_id: int | None = None

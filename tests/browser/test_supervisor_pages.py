@@ -15,7 +15,7 @@ from bpo.work import index, services
 from bpo.work.models import WorkItem
 from bpo.workforce.models import AgentProfile
 from tests.browser.test_login_pages import sign_in
-from tests.support.agents import make_agent, new_tenant
+from tests.support.agents import ALWAYS, make_agent, new_tenant
 from tests.support.factories import ticket_task
 from tests.web.test_supervisor_routing import supervisor_of
 
@@ -36,6 +36,7 @@ def test_supervisor_edits_skills_and_assigns_a_task_by_hand(page: Page, app, art
         skills={"data_entry.record": 2},
         capacity={"support": 0},
         presence=Presence.OFFLINE,
+        shifts=ALWAYS[:5],  # weekdays: the Saturday night shift added below is new time
     )
     sign_in(page, "/login", supervisor_of(tenant), PASSWORD)
 

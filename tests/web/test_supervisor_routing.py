@@ -305,6 +305,12 @@ def test_assign_by_hand_refused_says_why_and_writes_nothing(client, app):
     unskilled = make_agent([a], skills={"accounting.invoice": 3}, presence=Presence.OFFLINE)
     pool_url = f"/supervisor/tenants/{a}/pool"
     signed_in(client, a)
+    page = client.get(pool_url).get_data(as_text=True)
+    row = page[page.index(f'<tr data-task="{task}">') :]
+    row = row[: row.index("</tr>")]
+    assert f'value="{unskilled}"' not in row and "nobody has the skills" in row  # not offered
+    no_task = post(client, f"{pool_url}/assign", pool_url, {"agent_id": unskilled})
+    assert no_task.status_code == 400
     response = post(
         client, f"{pool_url}/assign", pool_url, {"task_id": task, "agent_id": unskilled}
     )

@@ -80,7 +80,10 @@ def _render(tenant: Tenant, status: int = 200) -> ResponseReturnValue:
 @staff_required(*SUPERVISORS)
 def assign(slug: str) -> ResponseReturnValue:
     tenant = _tenant(slug)
-    task_id = _ids("task_id")[0]
+    chosen = _ids("task_id")
+    if not chosen:
+        raise ValidationFailed("choose a task", fields={"task_id": ["choose a task"]})
+    task_id = chosen[0]
     agent_id = _agent_id(request.form.get("agent_id"), "agent_id")
     try:
         over = supervision.assign(request_uow(), tenant, task_id, agent_id, actor(), utcnow())
