@@ -19,6 +19,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import IO, Any
 
@@ -526,11 +527,21 @@ def safe_cell(value: Any) -> str:
 
 class Export:
     """The matching tasks as CSV text, header first, a few hundred rows per piece;
-    ``rows`` counts the tasks written so far."""
+    ``rows`` counts the tasks written so far. Instants are ISO 8601 with the offset of
+    ``zone`` (the viewer's), as every CSV of the pages writes them."""
 
-    def __init__(self, uow: UnitOfWork, filters: dict[str, Any], batch: int = 500) -> None:
-        self.uow, self.filters, self.batch = uow, filters, batch
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        filters: dict[str, Any],
+        batch: int = 500,
+        zone: tzinfo = UTC,
+    ) -> None:
+        self.uow, self.filters, self.batch, self.zone = uow, filters, batch, zone
         self.rows = 0
+
+    def _instant(self, value: datetime | None) -> str:
+        return value.astimezone(self.zone).isoformat() if value else ""
 
     def __iter__(self) -> Iterator[str]:
         buffer = io.StringIO()
@@ -545,9 +556,9 @@ class Export:
                     safe_cell(task.title),
                     task.priority.value,
                     task.status.value,
-                    task.created_at.isoformat(),
-                    task.sla_due_at.isoformat() if task.sla_due_at else "",
-                    task.closed_at.isoformat() if task.closed_at else "",
+                    self._instant(task.created_at),
+                    self._instant(task.sla_due_at),
+                    self._instant(task.closed_at),
                 ]
             )
             self.rows += 1

@@ -8,6 +8,7 @@ import re
 from sqlalchemy import update
 
 from bpo.core.uow import unit_of_work
+from bpo.identity.models import ClientUser
 from bpo.work import csvio
 from bpo.work.models import DataEntryForm
 from tests.support.factories import W9, ensure_form, task_count
@@ -127,11 +128,18 @@ def test_export_escapes_formulas_and_holds_only_own_tasks(alpha_client, client, 
             "template": "data_entry",
         },
     )
+    with unit_of_work(world.alpha) as uow:  # instants in the viewer's zone, with its offset
+        uow.session.execute(
+            update(ClientUser)
+            .where(ClientUser.email == world.client_alpha_email)
+            .values(timezone="Asia/Kolkata")
+        )
     response = alpha_client.get(f"/portal/{world.alpha}/tasks/export.csv?q={tag[1:]}")
     assert response.status_code == 200
     text = response.get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [r["title"] for r in rows] == ["'" + tag]
+    assert rows[0]["created_at"].endswith("+05:30"), rows[0]
     everything = alpha_client.get(f"/portal/{world.alpha}/tasks/export.csv").get_data(as_text=True)
     assert marker not in everything
     assert (

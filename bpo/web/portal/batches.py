@@ -33,6 +33,7 @@ from bpo.core.actors import Actor
 from bpo.core.errors import NotFound, ValidationFailed
 from bpo.core.uow import request_uow
 from bpo.web.access import client_required
+from bpo.web.filters import viewer_zone
 from bpo.web.portal import portal
 from bpo.work import csvio, services
 from bpo.work.models import DataEntryForm
@@ -212,7 +213,7 @@ def export_tasks() -> ResponseReturnValue:
     raw.pop("limit", None)
     filters = services.parse_filters(raw)
     return Response(
-        stream_with_context(iter(csvio.Export(request_uow(), filters))),
+        stream_with_context(iter(csvio.Export(request_uow(), filters, zone=viewer_zone()))),
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename={g.tenant.slug}-tasks.csv"},
     )
