@@ -9,7 +9,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from bpo.reporting.dashboard import BUCKETS, Overview
@@ -64,8 +64,10 @@ TABLES: dict[str, Table] = {
 }  # fmt: skip
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+def _plain(value: Any, zone: tzinfo = UTC) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(zone).isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):
         return round(value, 4)
@@ -80,14 +82,15 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def csv_table(result: Overview, name: str) -> str:
-    """Table ``name`` of :data:`TABLES` as CSV text, header first; KeyError if unknown."""
+def csv_table(result: Overview, name: str, zone: tzinfo = UTC) -> str:
+    """Table ``name`` of :data:`TABLES` as CSV text, header first, instants in ``zone``
+    (the viewer's) with their offset; KeyError if unknown."""
     header, rows = TABLES[name]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows(result):
-        writer.writerow(_cell(_plain(v)) for v in row)
+        writer.writerow(_cell(_plain(v, zone)) for v in row)
     return out.getvalue()
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from bpo.core.actors import Actor
 from bpo.core.uow import unit_of_work
 from bpo.identity import services as identity
-from bpo.identity.models import StaffRole
+from bpo.identity.models import StaffRole, StaffUser
 from bpo.reporting.export import TABLES
 from bpo.routing import router
 from bpo.work import services
@@ -107,7 +107,12 @@ def test_page_fragment_and_json_show_the_figures_of_overseen_tenants(client, two
 
 def test_every_table_exports_as_csv(client, two):
     a, b, ta, tb = two
-    signed_in(client, a, b)
+    email = supervisor_of(a, b)
+    with unit_of_work() as uow:  # instants in the viewer's zone, with its offset
+        uow.session.execute(
+            update(StaffUser).where(StaffUser.email == email).values(timezone="Asia/Kolkata")
+        )
+    assert login(client, "/login", email).status_code == 302
     for name, (header, _) in TABLES.items():
         response = client.get(f"/supervisor/sla/{name}.csv")
         assert response.status_code == 200, name
@@ -117,6 +122,8 @@ def test_every_table_exports_as_csv(client, two):
         assert tuple(rows[0]) == tuple(header)
     at_risk = client.get("/supervisor/sla/at_risk.csv").get_data(as_text=True)
     assert title_of(a, ta) in at_risk and title_of(b, tb) in at_risk
+    due = [r["due_at"] for r in csv.DictReader(io.StringIO(at_risk))]
+    assert due and all(d.endswith("+05:30") for d in due), due
     assert client.get("/supervisor/sla/nope.csv").status_code == 404
 
 

@@ -18,6 +18,7 @@ from bpo.core.uow import request_uow
 from bpo.reporting import dashboard, export
 from bpo.routing import supervision
 from bpo.web.access import staff_required
+from bpo.web.filters import viewer_zone
 from bpo.web.supervisor import supervisor
 from bpo.web.supervisor.agents import SUPERVISORS, actor
 from bpo.web.supervisor.pool import BACK_TO_POOL
@@ -95,7 +96,7 @@ def sla_csv(table: str) -> ResponseReturnValue:
         abort(404)
     result = _overview(titles=table == "at_risk")
     return Response(
-        export.csv_table(result, table),
+        export.csv_table(result, table, viewer_zone()),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="sla-{table}-{result.today}.csv"',
