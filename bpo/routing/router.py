@@ -21,14 +21,7 @@ from sqlalchemy import select, text, update
 from bpo.core.actors import SYSTEM
 from bpo.core.uow import UnitOfWork, unit_of_work
 from bpo.routing import rules
-from bpo.routing.services import (
-    HOLDING_VALUES,
-    Claimed,
-    agent_from_json,
-    agents_serving_sql,
-    claim_next,
-    claim_task,
-)
+from bpo.routing.services import Claimed, agents_serving, claim_next, claim_task
 from bpo.work import index
 from bpo.work.models import WorkItem
 from bpo.work.services import transition_many
@@ -58,7 +51,8 @@ def route(tenant: str, task_ids: list[int], now: datetime | None = None) -> Rout
     now = now or utcnow()
     result = Routed()
     with unit_of_work(tenant) as uow:
-        tenant_id, result.queued, result.deferred, pool, agents = _queue_new(uow, task_ids, now)
+        tenant_id, result.queued, result.deferred, pool = _queue_new(uow, task_ids, now)
+        agents = agents_serving(uow.session, tenant_id, now) if pool else []
         pool.sort(key=rules.urgency)
         # The most urgent task is offered to its best candidate in this transaction
         # (a one-task job, the usual one, then commits once). One agent lock at most
@@ -93,11 +87,10 @@ def _queue_statement(slug: str) -> Any:
     ``new`` → ``queued`` for the tasks whose ``defer_until`` has come (index row,
     task row and audit event); the deferred ones get their dispatch due when it
     comes (the reconciler picks them up); every pool task among the ids is marked
-    dispatched and returned as the rules see it, and if there is one, the online
-    agents who serve the tenant (one JSON object each). A routing job runs this
-    first: one prepared text statement rather than eight ORM statements to compile
-    and send, in one round trip. Rows are found by the work index's primary key
-    (tenant, task), never by scanning the pool.
+    dispatched and returned as the rules see it. A routing job runs this first: one
+    prepared text statement rather than seven ORM statements to compile and send.
+    Rows are found by the work index's primary key (tenant, task), never by scanning
+    the pool.
     The schema is named from the validated slug and quoted (``schema_name``), as
     ``transition_many``'s translated statements would name it.
     """
@@ -137,32 +130,23 @@ deferred AS (
     SELECT :now, :actor, 'transition', 'task', moved.id, 'new', 'queued', :reason, '{{}}'
     FROM moved
     RETURNING subject_id
-), agents AS (
-    {agents_serving_sql("(SELECT id FROM tid)")}
-      AND EXISTS (SELECT FROM queued UNION ALL SELECT FROM waiting)
 )
 SELECT 'tenant' AS what, tid.id AS task_id, NULL AS kind, NULL::int AS weight,
        NULL::varchar[] AS required_skills, NULL::int AS priority_rank,
        NULL::timestamptz AS created_at, NULL::timestamptz AS sla_due_at,
-       NULL::boolean AS overflow, NULL::bigint[] AS declined_by, NULL::json AS agent
-FROM tid
-UNION ALL SELECT 'deferred', task_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-FROM later
-UNION ALL SELECT 'moved', subject_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-FROM audit
-UNION ALL SELECT 'queued', w.*, NULL FROM queued w
-UNION ALL SELECT 'pool', w.*, NULL FROM waiting w
-UNION ALL SELECT 'agent', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, row_to_json(a)
-FROM agents a
+       NULL::boolean AS overflow, NULL::bigint[] AS declined_by FROM tid
+UNION ALL SELECT 'deferred', task_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM later
+UNION ALL SELECT 'moved', subject_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM audit
+UNION ALL SELECT 'queued', w.* FROM queued w
+UNION ALL SELECT 'pool', w.* FROM waiting w
 """  # noqa: S608
     )
 
 
 def _queue_new(
     uow: UnitOfWork, task_ids: list[int], now: datetime
-) -> tuple[int, list[int], list[int], list[rules.Work], list[rules.Agent]]:
-    """Run :func:`_queue_statement`: (tenant id, queued ids, deferred ids, pool, the
-    agents who may take pool work of this tenant)."""
+) -> tuple[int, list[int], list[int], list[rules.Work]]:
+    """Run :func:`_queue_statement`: (tenant id, queued ids, deferred ids, pool)."""
     slug = _slug(uow)
     rows = uow.session.execute(
         _queue_statement(slug),
@@ -172,7 +156,6 @@ def _queue_new(
             "now": now,
             "actor": SYSTEM.ref,
             "reason": "waiting for an agent",
-            "holding": HOLDING_VALUES,
         },
     ).all()
     tenant_ids = [int(r.task_id) for r in rows if r.what == "tenant"]
@@ -201,8 +184,7 @@ def _queue_new(
         for r in rows
         if r.what in ("queued", "pool")
     ]
-    agents = [agent_from_json(r.agent, now) for r in rows if r.what == "agent"]
-    return tenant_id, queued, deferred, pool, agents
+    return tenant_id, queued, deferred, pool
 
 
 def _required(tokens: list[str]) -> dict[str, int]:

@@ -144,34 +144,24 @@ def agent(session: Session, agent_id: int, now: datetime) -> rules.Agent | None:
     return found[0] if found else None
 
 
-def agents_serving_sql(tenant: str) -> str:
-    """The online agents who serve the tenant whose id is the SQL expression ``tenant``,
-    as far as work of that tenant goes: their ``tenants`` and ``overflow`` name this
-    tenant only (the claim re-checks every rule under the agent's lock). Routing reads
-    them in the statement that queues the job's tasks (:mod:`bpo.routing.router`)."""
-    return _PROFILE.format(
+AGENTS_SERVING_SQL = text(
+    _PROFILE.format(
         tenants="ARRAY[m.tenant_id]",
         overflow="CASE WHEN m.overflow THEN ARRAY[m.tenant_id] ELSE '{}'::bigint[] END",
-    ) + (
-        "FROM bpo.staff_memberships m"
-        " JOIN bpo.agent_profiles p ON p.staff_id = m.staff_id"
-        " JOIN bpo.staff_users s ON s.id = p.staff_id"
-        f" WHERE m.tenant_id = {tenant} AND m.role = 'agent' AND p.presence = 'online'"
-        " AND s.active"
     )
+    + "FROM bpo.staff_memberships m"
+    " JOIN bpo.agent_profiles p ON p.staff_id = m.staff_id"
+    " JOIN bpo.staff_users s ON s.id = p.staff_id"
+    " WHERE m.tenant_id = :t AND m.role = 'agent' AND p.presence = 'online' AND s.active"
+)
 
 
-_JSON_INSTANTS = ("presence_at", "last_seen_at", "last_assigned_at")
-
-
-def agent_from_json(found: Mapping[str, Any], now: datetime) -> rules.Agent:
-    """Routing's view of an agent read as ``row_to_json`` of :func:`agents_serving_sql`
-    (JSON has no timestamps: PostgreSQL writes them in ISO 8601)."""
-    row = dict(found)
-    for name in _JSON_INSTANTS:
-        if row[name] is not None:
-            row[name] = datetime.fromisoformat(row[name])
-    return _agent(row, now)
+def agents_serving(session: Session, tenant_id: int, now: datetime) -> list[rules.Agent]:
+    """Routing's view of the online agents who serve ``tenant_id`` (one statement), as
+    far as work of that tenant goes: their ``tenants`` and ``overflow_tenants`` name
+    this tenant only (the claim re-checks every rule under the agent's lock)."""
+    rows = session.execute(AGENTS_SERVING_SQL, {"t": tenant_id, "holding": HOLDING_VALUES})
+    return [_agent(row._mapping, now) for row in rows]
 
 
 # -- the claim ---------------------------------------------------------------------
