@@ -81,9 +81,11 @@ TICKET = {
     },
 }
 
+# All day every day, in two halves (a shift cannot start and end at the same time).
 ALWAYS = [
-    {"day": d, "start": "00:00", "end": "23:59"}
+    {"day": d, "start": start, "end": end}
     for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    for start, end in (("00:00", "12:00"), ("12:00", "00:00"))
 ]
 
 

@@ -120,23 +120,31 @@ def _week(start: str, end: str, days: tuple[str, ...] = WEEKDAYS) -> list[dict[s
     return [{"day": d, "start": start, "end": end} for d in days]
 
 
+def _day_and_night(change: str, evening: str) -> list[dict[str, str]]:
+    """A day shift from ``change`` to ``evening`` and a night shift from ``evening`` back
+    to ``change``, every day: on shift around the clock, handed over at the agent's own
+    hours. The demo's agents work so, so that whoever tries the demo, whenever, can sign
+    in as any of them and take work; real plans are set on the supervisor's agent pages."""
+    return [*_week(change, evening, ALL_DAYS), *_week(evening, change, ALL_DAYS)]
+
+
 # Demo agents' skills (task type -> level 1..5), capacity (kind -> units) and shifts,
 # in each agent's own time zone.
 PROFILES: dict[str, dict[str, Any]] = {
     "alice.agent@bpo.example": {
         "skills": {"data_entry.record": 5, "support.ticket": 2},
         "capacity": {"data_entry": 8, "support": 2},
-        "shifts": _week("08:00", "16:00"),
+        "shifts": _day_and_night("08:00", "16:00"),
     },
     "bob.agent@bpo.example": {
         "skills": {"accounting.invoice": 5, "accounting.journal_entry": 4},
         "capacity": {"accounting": 8},
-        "shifts": _week("09:00", "17:30"),
+        "shifts": _day_and_night("09:00", "17:30"),
     },
     "carla.agent@bpo.example": {
         "skills": {"support.ticket": 5, "data_entry.record": 2},
         "capacity": {"support": 6, "data_entry": 2},
-        "shifts": _week("07:00", "15:00", (*WEEKDAYS, "sat")),
+        "shifts": _day_and_night("07:00", "15:00"),
     },
     "dev.agent@bpo.example": {
         "skills": {
@@ -145,20 +153,17 @@ PROFILES: dict[str, dict[str, Any]] = {
             "accounting.journal_entry": 5,
         },
         "capacity": {"accounting": 12},
-        "shifts": _week("10:00", "19:00"),
+        "shifts": _day_and_night("10:00", "19:00"),
     },
-    # Erin (Sydney) and Femi (Lagos) between them cover every hour of every day, DST
-    # included: Erin 07:00-21:00 Sydney is 20:00/21:00-10:00/11:00 UTC, Femi 09:00-22:00
-    # Lagos is 08:00-21:00 UTC. So the demo always has someone to route work to.
     "erin.agent@bpo.example": {
         "skills": {"support.ticket": 4},
         "capacity": {"support": 5},
-        "shifts": _week("07:00", "21:00", ALL_DAYS),
+        "shifts": _day_and_night("07:00", "21:00"),
     },
     "femi.agent@bpo.example": {
         "skills": {name: 3 for name in TYPES},
         "capacity": {"data_entry": 4, "accounting": 4, "support": 4},
-        "shifts": _week("09:00", "22:00", ALL_DAYS),
+        "shifts": _day_and_night("09:00", "22:00"),
     },
 }
 

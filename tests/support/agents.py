@@ -10,12 +10,13 @@ from bpo.routing.rules import Presence
 from bpo.workforce.services import profile_of, set_presence, update_profile
 from tests.support.helpers import PASSWORD
 
-# Every day, all day: an agent on shift whenever a test runs.
-# (An overnight shift 00:00-00:00 is refused, so each day runs to 23:59 and the next
-# day's shift starts at 00:00; one minute a day is off shift.)
+# Every day, all day: an agent on shift whenever a test runs. A shift cannot start and
+# end at the same time, so each day has two halves, the second running overnight to the
+# next day's 00:00 (a plan to 23:59 left a minute a day off shift, and tests failing in it).
 ALWAYS = [
-    {"day": d, "start": "00:00", "end": "23:59"}
+    {"day": d, "start": start, "end": end}
     for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    for start, end in (("00:00", "12:00"), ("12:00", "00:00"))
 ]
 ALL_SKILLS = {
     "data_entry.record": 3,
