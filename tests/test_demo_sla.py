@@ -15,6 +15,7 @@ from bpo.sla.engine import Calendar
 from bpo.sla.models import SlaCalendar, SlaClock, SlaEvent, SlaPolicy, SlaRollup
 from bpo.work import index
 from bpo.work.models import Task, WorkItem
+from bpo.work.schemas import delivered
 from bpo.work.states import Status
 from tenants.db import utcnow
 from tests.support.agents import make_agent, new_tenant
@@ -52,6 +53,7 @@ def test_demo_work_tells_an_sla_story_once(app, book):
         clocks = list(s.scalars(select(SlaClock)))
         fired = set(s.execute(select(SlaEvent.task_id, SlaEvent.kind)).all())
     assert len(closed) >= 30
+    assert all(delivered(t) for t in closed)  # each shows its client the work done
     assert all(utcnow() - timedelta(days=31) < t.created_at < t.closed_at for t in closed)
     assert {c.task_id for c in clocks} >= set(open_tasks)  # every task has clocks
 
