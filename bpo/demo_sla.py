@@ -427,11 +427,11 @@ def _history(uow: UnitOfWork, task_ids: list[int], now: datetime) -> None:
         session.flush()
 
 
-def demo_result(task: Any, at: datetime) -> dict[str, Any] | None:
+def demo_result(task: Any, at: datetime) -> dict[str, Any]:
     """A plausible handed-in result for a closed demo task, in the shapes
     :mod:`bpo.routing.review` checks (a record keeps the values the client gave)."""
     p = task.payload
-    done: dict[str, Any] | None
+    done: dict[str, Any]
     if task.type == "data_entry.record":
         done = {"values": dict(p.get("values") or {})}
     elif task.type == "accounting.invoice":

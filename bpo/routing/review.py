@@ -85,7 +85,6 @@ INVOICE, RECONCILIATION, JOURNAL, TICKET = (
     JournalResult(),
     TicketResult(),
 )
-META = RESULT_META
 
 
 def _load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +105,11 @@ def _fail(message: str, fields: dict[str, Any]) -> ValidationFailed:
 def check_result(session: Session, task: Task, result: Any) -> dict[str, Any]:
     """The valid, JSON-safe result of ``task`` from ``result``; ValidationFailed
     names each bad field (paths as the work forms post them)."""
-    data = {k: v for k, v in (result if isinstance(result, dict) else {}).items() if k not in META}
+    data = {
+        k: v
+        for k, v in (result if isinstance(result, dict) else {}).items()
+        if k not in RESULT_META
+    }
     nul = _nul_paths(data)
     if nul:
         # PostgreSQL cannot store NUL in text or JSONB: refuse it by name, never a 500.

@@ -136,12 +136,14 @@ _DUE_COLUMNS = (
 )
 
 
-def _unnest(alias: str, **columns: tuple[list[Any], Any]) -> Any:
-    """``unnest(:alias_a, :alias_b, …) AS alias(a, b, …)``: rows from one array
-    parameter per column (name=(values, item type)), for set-based writes."""
+def _unnest(alias: str, rows: list[tuple[Any, ...]], **columns: Any) -> Any:
+    """``unnest(:alias_a, :alias_b, …) AS alias(a, b, …)``: ``rows`` (tuples in the
+    order of ``columns``, name=item type) sent as one array parameter per column, for
+    set-based writes."""
+    values = [list(c) for c in zip(*rows, strict=True)] or [[] for _ in columns]
     arrays = (
-        bindparam(f"{alias}_{name}", values, type_=ARRAY(item))
-        for name, (values, item) in columns.items()
+        bindparam(f"{alias}_{name}", column, type_=ARRAY(item))
+        for (name, item), column in zip(columns.items(), values, strict=True)
     )
     return func.unnest(*arrays).table_valued(*columns).render_derived(alias)
 
@@ -170,17 +172,15 @@ def _write(
 def _insert_events(events: list[tuple[int, int, str, int, datetime, str]]) -> Any:
     """Insert warning/breach events once each, returning the (clock, threshold) inserted:
     ON CONFLICT DO NOTHING on the partial unique index keeps each to once."""
-    task_ids, clock_ids, kinds, thresholds, ats, targets = (
-        list(c) for c in zip(*events, strict=True)
-    )
     source = _unnest(
         "e",
-        task_id=(task_ids, BigInteger),
-        clock_id=(clock_ids, BigInteger),
-        kind=(kinds, String),
-        threshold=(thresholds, Integer),
-        at=(ats, DateTime(timezone=True)),
-        target=(targets, String),
+        events,
+        task_id=BigInteger,
+        clock_id=BigInteger,
+        kind=String,
+        threshold=Integer,
+        at=DateTime(timezone=True),
+        target=String,
     )
     return (
         insert(SlaEvent)
@@ -205,14 +205,14 @@ def _insert_events(events: list[tuple[int, int, str, int, datetime, str]]) -> An
 
 def _update_fired(updates: list[tuple[int, str, int, bool, datetime | None]]) -> Any:
     """What fired, the highest warning, the breach and the next check of many clocks."""
-    ids, fired, warned, breached, next_checks = (list(c) for c in zip(*updates, strict=True))
     source = _unnest(
         "u",
-        id=(ids, BigInteger),
-        fired=(fired, Text),
-        warned=(warned, Integer),
-        breached=(breached, Boolean),
-        next_check=(next_checks, DateTime(timezone=True)),
+        updates,
+        id=BigInteger,
+        fired=Text,
+        warned=Integer,
+        breached=Boolean,
+        next_check=DateTime(timezone=True),
     )
     return (
         update(SlaClock)
