@@ -16,12 +16,12 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import text, update
 
 from bpo.core.actors import SYSTEM
 from bpo.core.uow import UnitOfWork, unit_of_work
 from bpo.routing import rules
-from bpo.routing.services import Claimed, agents_serving, claim_next, claim_task
+from bpo.routing.services import Claimed, Pushed, claim_next, push
 from bpo.work import index
 from bpo.work.models import WorkItem
 from bpo.work.services import transition_many
@@ -52,25 +52,20 @@ def route(tenant: str, task_ids: list[int], now: datetime | None = None) -> Rout
     result = Routed()
     with unit_of_work(tenant) as uow:
         tenant_id, result.queued, result.deferred, pool = _queue_new(uow, task_ids, now)
-        agents = agents_serving(uow.session, tenant_id, now) if pool else []
         pool.sort(key=rules.urgency)
-        # The most urgent task is offered to its best candidate in this transaction
-        # (a one-task job, the usual one, then commits once). One agent lock at most
-        # is taken here, and last, so two routing jobs never wait for each other.
-        best = rules.candidates(agents, pool[0])[:1] if pool else []
-        if best:
-            first = pool[0]
-            claimed = claim_task(uow.session, best[0].id, tenant_id, first.task_id, now)
-            if claimed is not None:
-                notify_assigned(uow, claimed, best[0].id)
-                result.assigned[first.task_id] = best[0].id
-                agents = [a.taking(first, now) if a.id == best[0].id else a for a in agents]
-                pool = pool[1:]
-    for work in pool:
-        agent_id = _push(tenant, tenant_id, work, agents, now)
-        if agent_id is not None:
-            result.assigned[work.task_id] = agent_id
-            agents = [a.taking(work, now) if a.id == agent_id else a for a in agents]
+        # The most urgent task is pushed in this transaction (a one-task job, the
+        # usual one, then commits once); one agent lock at most is taken here, and
+        # last, so two routing jobs never wait for each other. Every further push
+        # (and a retry with the next best agent) is a transaction of its own.
+        pushed = push(uow.session, tenant_id, pool[0].task_id, now) if pool else None
+    for n, work in enumerate(pool):
+        if n > 0:
+            pushed = _push(tenant, tenant_id, work.task_id, now)
+        elif pushed is not None and pushed.claimed is None:
+            pushed = _push(tenant, tenant_id, work.task_id, now, tried=[pushed.agent_id])
+        if pushed is not None and pushed.claimed is not None:
+            result.assigned[work.task_id] = pushed.agent_id
+            log.debug("assigned %s/%s to staff:%s", tenant, work.task_id, pushed.agent_id)
     return result
 
 
@@ -215,23 +210,19 @@ def work_of(row: WorkItem) -> rules.Work:
 
 
 def _push(
-    tenant: str, tenant_id: int, work: rules.Work, agents: list[rules.Agent], now: datetime
-) -> int | None:
-    """Offer ``work`` to the best candidates in turn; the claim re-checks each under
-    their lock. Returns who took it, or None (it stays in the pool)."""
-    for candidate in rules.candidates(agents, work)[:MAX_CANDIDATES]:
+    tenant: str, tenant_id: int, task_id: int, now: datetime, tried: list[int] | None = None
+) -> Pushed | None:
+    """Push pool task ``task_id``, each try its own transaction, to at most
+    :data:`MAX_CANDIDATES` agents in all (``tried`` already): when the best agent's
+    claim refuses (another job took their room meanwhile), the next best is asked.
+    Returns the push that claimed, or None (it stays in the pool)."""
+    tried = list(tried or [])
+    while len(tried) < MAX_CANDIDATES:
         with unit_of_work(tenant) as uow:
-            claimed = claim_task(uow.session, candidate.id, tenant_id, work.task_id, now)
-            if claimed is not None:
-                notify_assigned(uow, claimed, candidate.id)
-                return candidate.id
-            still_waiting = uow.session.scalar(
-                select(WorkItem.state).where(
-                    WorkItem.tenant_id == tenant_id, WorkItem.task_id == work.task_id
-                )
-            )
-        if still_waiting != Status.QUEUED:
-            return None  # someone pulled it meanwhile, or it was cancelled
+            pushed = push(uow.session, tenant_id, task_id, now, exclude=tried)
+        if pushed is None or pushed.claimed is not None:
+            return pushed  # nobody may take it, it left the pool, or it is taken
+        tried.append(pushed.agent_id)
     return None
 
 
@@ -250,11 +241,6 @@ def fill(agent_id: int, kind: str | None = None, now: datetime | None = None) ->
 
 def _kinds(kind: str | None) -> list[str] | None:
     return None if kind is None else [Kind(kind).value]
-
-
-def notify_assigned(uow: UnitOfWork, claimed: Claimed, agent_id: int) -> None:
-    """Hook for telling the agent (in-app notifications come with the SLA work)."""
-    log.debug("assigned %s/%s to staff:%s", claimed.tenant_slug, claimed.task_id, agent_id)
 
 
 def defer_fill(uow: UnitOfWork, agent_id: int, kinds: list[str] | None = None) -> None:

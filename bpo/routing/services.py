@@ -20,8 +20,6 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
-from types import MappingProxyType
 from typing import Any
 
 from flask import current_app
@@ -35,8 +33,7 @@ from bpo.work.services import transition_many
 from bpo.work.states import Status
 from bpo.work.types import TYPES
 from bpo.workforce.services import HOLDING, IDLE_AFTER, idle_presence
-from bpo.workforce.shifts import Shift, on_shift, parse_all
-from tenants.db import utcnow
+from bpo.workforce.shifts import on_shift, parse_all
 
 POOL = Status.QUEUED
 RETURNABLE = (Status.ASSIGNED, Status.IN_PROGRESS, Status.REJECTED)
@@ -71,62 +68,38 @@ def settings() -> dict[str, Any]:
 
 # -- the agent as routing sees them ------------------------------------------------
 
-# The profile as routing reads it, and the load it holds; the two reads below (agents
-# by id, and the agents serving one tenant) differ only in where the tenants served
-# come from and which agents they read.
-_PROFILE = """
+# The profile as routing reads it: tenants served, overflow groups, and the load held.
+AGENT_SQL = text(
+    """
 SELECT p.staff_id, p.skills::text AS skills, p.capacity::text AS capacity,
        p.shifts::text AS shifts, p.presence, p.presence_at,
        p.last_seen_at, p.last_assigned_at, s.timezone,
-       {tenants} AS tenants, {overflow} AS overflow,
-       (SELECT coalesce(jsonb_object_agg(l.kind, l.units), '{{}}') FROM (
+       ARRAY(SELECT m.tenant_id FROM bpo.staff_memberships m
+             WHERE m.staff_id = p.staff_id AND m.role = 'agent') AS tenants,
+       ARRAY(SELECT m.tenant_id FROM bpo.staff_memberships m
+             WHERE m.staff_id = p.staff_id AND m.role = 'agent' AND m.overflow) AS overflow,
+       (SELECT coalesce(jsonb_object_agg(l.kind, l.units), '{}') FROM (
             SELECT w.kind, sum(w.weight) AS units FROM bpo.work_items w
             WHERE w.assignee_id = p.staff_id AND w.state = ANY(:holding)
             GROUP BY w.kind) l) AS load
+  FROM bpo.agent_profiles p JOIN bpo.staff_users s ON s.id = p.staff_id
+ WHERE p.staff_id = ANY(:ids) AND s.active
 """
-_AGENT = _PROFILE.format(  # noqa: S608 (constant fragments, no input)
-    tenants="ARRAY(SELECT m.tenant_id FROM bpo.staff_memberships m"
-    " WHERE m.staff_id = p.staff_id AND m.role = 'agent')",
-    overflow="ARRAY(SELECT m.tenant_id FROM bpo.staff_memberships m"
-    " WHERE m.staff_id = p.staff_id AND m.role = 'agent' AND m.overflow)",
-) + (
-    "FROM bpo.agent_profiles p JOIN bpo.staff_users s ON s.id = p.staff_id"
-    " WHERE p.staff_id = ANY(:ids) AND s.active"
 )
-AGENT_SQL = text(_AGENT)
 HOLDING_VALUES = [s.value for s in HOLDING]
 
 
-@dataclass(frozen=True)
-class _Plan:
-    skills: Mapping[str, int]
-    capacity: Mapping[str, int]
-    shifts: tuple[Shift, ...]
-
-
-@lru_cache(maxsize=4096)
-def _plan(skills: str, capacity: str, shifts: str) -> _Plan:
-    """A profile's skills, capacity and shifts from their JSON text, parsed once per
-    distinct text: routing reads every candidate's profile for each task, and
-    profiles change by a supervisor's edit (which changes the text, so the key)."""
-    return _Plan(
-        MappingProxyType(json.loads(skills)),
-        MappingProxyType(json.loads(capacity)),
-        tuple(parse_all(json.loads(shifts))),
-    )
-
-
 def _agent(row: Mapping[Any, Any], now: datetime) -> rules.Agent:
-    plan = _plan(row["skills"], row["capacity"], row["shifts"])
+    """An agent as the rules see them at ``now``, from a row of :data:`AGENT_SQL`."""
     return rules.Agent(
         id=int(row["staff_id"]),
         tenants=frozenset(row["tenants"]),
         presence=idle_presence(
             rules.Presence(row["presence"]), row["last_seen_at"], row["presence_at"], now
         ),
-        on_shift=on_shift(plan.shifts, row["timezone"], now),
-        skills=dict(plan.skills),
-        capacity=dict(plan.capacity),
+        on_shift=on_shift(parse_all(json.loads(row["shifts"])), row["timezone"], now),
+        skills=json.loads(row["skills"]),
+        capacity=json.loads(row["capacity"]),
         load={k: int(v) for k, v in row["load"].items()},
         last_assigned_at=row["last_assigned_at"],
         overflow_tenants=frozenset(row["overflow"]),
@@ -144,60 +117,77 @@ def agent(session: Session, agent_id: int, now: datetime) -> rules.Agent | None:
     return found[0] if found else None
 
 
-AGENTS_SERVING_SQL = text(
-    _PROFILE.format(
-        tenants="ARRAY[m.tenant_id]",
-        overflow="CASE WHEN m.overflow THEN ARRAY[m.tenant_id] ELSE '{}'::bigint[] END",
-    )
-    + "FROM bpo.staff_memberships m"
-    " JOIN bpo.agent_profiles p ON p.staff_id = m.staff_id"
-    " JOIN bpo.staff_users s ON s.id = p.staff_id"
-    " WHERE m.tenant_id = :t AND m.role = 'agent' AND p.presence = 'online' AND s.active"
-)
-
-
-def agents_serving(session: Session, tenant_id: int, now: datetime) -> list[rules.Agent]:
-    """Routing's view of the online agents who serve ``tenant_id`` (one statement), as
-    far as work of that tenant goes: their ``tenants`` and ``overflow_tenants`` name
-    this tenant only (the claim re-checks every rule under the agent's lock)."""
-    rows = session.execute(AGENTS_SERVING_SQL, {"t": tenant_id, "holding": HOLDING_VALUES})
-    return [_agent(row._mapping, now) for row in rows]
-
-
 # -- the claim ---------------------------------------------------------------------
 
-# One round trip: ``bpo.claim_work`` (migration s0006) locks the agent's profile,
-# checks presence, sums the load held (after the lock, so it sees every claim
-# committed before), picks the most urgent pool task the agent may take with
-# FOR UPDATE SKIP LOCKED, updates the index row and the profile, and moves the task
-# in its tenant's schema with its audit event. Shifts are the one rule it takes from
-# Python (``on_shift`` in the agent's own zone, below), so they have one definition.
+# One round trip: ``bpo.claim_work`` (migrations s0006, s0009) locks the agent's
+# profile, checks presence and shift (``bpo.on_shift``, the SQL twin of
+# :func:`bpo.workforce.shifts.on_shift`), sums the load held (after the lock, so it
+# sees every claim committed before), picks the most urgent pool task the agent may
+# take with FOR UPDATE SKIP LOCKED, updates the index row and the profile, and moves
+# the task in its tenant's schema with its audit event.
 CLAIM_SQL = text(
     "SELECT tenant_id, slug, task_id, kind, type, weight, over_capacity FROM bpo.claim_work("
     "CAST(:agent AS bigint), CAST(:now AS timestamptz), CAST(:lease AS timestamptz),"
-    " CAST(:idle AS interval), CAST(:on_shift AS boolean), CAST(:kinds AS text[]),"
-    " CAST(:only_tenant AS bigint), CAST(:only_task AS bigint), CAST(:manual AS boolean),"
-    " CAST(:actor AS text), CAST(:reason AS text))"
+    " CAST(:idle AS interval), CAST(:kinds AS text[]), CAST(:only_tenant AS bigint),"
+    " CAST(:only_task AS bigint), CAST(:manual AS boolean), CAST(:actor AS text),"
+    " CAST(:reason AS text))"
 )
-SHIFTS_SQL = text(
-    "SELECT p.shifts, s.timezone FROM bpo.agent_profiles p"
-    " JOIN bpo.staff_users s ON s.id = p.staff_id WHERE p.staff_id = :agent"
+
+# The push in the same round trip: ``bpo.push_work`` (migration s0009) chooses the
+# best agent for one pool task as :func:`bpo.routing.rules.candidates` orders them
+# (skipping ``exclude``) and claims it for them through ``bpo.claim_work``.
+PUSH_SQL = text(
+    "SELECT agent_id, tenant_id, slug, task_id, kind, type, weight, over_capacity"
+    " FROM bpo.push_work(CAST(:tenant AS bigint), CAST(:task AS bigint),"
+    " CAST(:now AS timestamptz), CAST(:lease AS timestamptz), CAST(:idle AS interval),"
+    " CAST(:exclude AS bigint[]))"
 )
-SHIFTS_TTL = timedelta(seconds=10)  # how stale a process's copy of a shift plan may be
-_shift_plans: dict[int, tuple[datetime, list[Any], str]] = {}
 
 
-def on_shift_now(session: Session, agent_id: int, now: datetime) -> bool:
-    """Whether the agent is on shift at ``now``, from a copy of their shift plan kept
-    for :data:`SHIFTS_TTL` (plans change by a supervisor's edit, claims all day)."""
-    cached = _shift_plans.get(agent_id)
-    if cached is None or cached[0] <= utcnow():
-        row = session.execute(SHIFTS_SQL, {"agent": agent_id}).one_or_none()
-        if row is None:
-            return False
-        cached = (utcnow() + SHIFTS_TTL, parse_all(row.shifts), row.timezone)
-        _shift_plans[agent_id] = cached
-    return on_shift(cached[1], cached[2], now)
+@dataclass(frozen=True)
+class Pushed:
+    """The agent a push chose, and their claim (None: the claim refused meanwhile)."""
+
+    agent_id: int
+    claimed: "Claimed | None"
+
+
+def push(
+    session: Session,
+    tenant_id: int,
+    task_id: int,
+    now: datetime,
+    exclude: Sequence[int] = (),
+) -> Pushed | None:
+    """Give pool task ``task_id`` to the best agent who may take it, except ``exclude``
+    (push). None: nobody may, or the task is no longer in the pool. Runs in the
+    caller's transaction, which must commit for the claim to count."""
+    row = session.execute(
+        PUSH_SQL,
+        {
+            "tenant": tenant_id,
+            "task": task_id,
+            "now": now,
+            "lease": now + settings()["lease"],
+            "idle": IDLE_AFTER,
+            "exclude": list(exclude),
+        },
+    ).one_or_none()
+    if row is None:
+        return None
+    return Pushed(int(row.agent_id), _claimed(row) if row.task_id is not None else None)
+
+
+def _claimed(row: Any) -> Claimed:
+    return Claimed(
+        int(row.tenant_id),
+        row.slug,
+        int(row.task_id),
+        row.kind,
+        row.type,
+        int(row.weight),
+        bool(row.over_capacity),
+    )
 
 
 def _claim(
@@ -218,7 +208,6 @@ def _claim(
             "now": now,
             "lease": now + settings()["lease"],
             "idle": IDLE_AFTER,
-            "on_shift": manual or on_shift_now(session, agent_id, now),
             "kinds": kinds,
             "only_tenant": only[0] if only else None,
             "only_task": only[1] if only else None,
@@ -227,17 +216,7 @@ def _claim(
             "reason": reason,
         },
     ).one_or_none()
-    if row is None:
-        return None
-    return Claimed(
-        int(row.tenant_id),
-        row.slug,
-        int(row.task_id),
-        row.kind,
-        row.type,
-        int(row.weight),
-        bool(row.over_capacity),
-    )
+    return None if row is None else _claimed(row)
 
 
 def claim_next(

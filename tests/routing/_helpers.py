@@ -1,5 +1,6 @@
 """Shared helpers for the routing tests: tasks in bulk, index rows, audit counts."""
 
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -8,7 +9,7 @@ from sqlalchemy import func, select, text
 from bpo.audit.models import AuditEvent
 from bpo.core.actors import Actor
 from bpo.core.uow import unit_of_work
-from bpo.routing import router
+from bpo.routing import router, rules
 from bpo.work import services
 from bpo.work.models import Task, WorkItem
 from tenants.models import Tenant
@@ -73,3 +74,23 @@ def transitions_to(tenant: str, state: str) -> dict[int, int]:
             .group_by(AuditEvent.subject_id)
         ).all()
     return {int(subject): int(n) for subject, n in rows}
+
+
+def scatter_flags(rnd: random.Random, pool: list[rules.Work], agents: list[int]) -> None:
+    """Random flags on pool tasks: declined before by one of ``agents`` (one in five),
+    past the skills timeout (one in three)."""
+    for work in pool:
+        if rnd.random() < 0.2:
+            sql(
+                "UPDATE bpo.work_items SET declined_by = ARRAY[CAST(:a AS bigint)]"
+                " WHERE tenant_id = :t AND task_id = :id",
+                a=rnd.choice(agents),
+                t=work.tenant_id,
+                id=work.task_id,
+            )
+        if rnd.random() < 0.3:
+            sql(
+                "UPDATE bpo.work_items SET overflow = true WHERE tenant_id = :t AND task_id = :id",
+                t=work.tenant_id,
+                id=work.task_id,
+            )

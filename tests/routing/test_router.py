@@ -13,7 +13,7 @@ from bpo.routing.services import NotAssignable, agent, assign_by_hand, claim_nex
 from bpo.work.models import WorkItem
 from bpo.work.states import Status
 from tenants.db import utcnow
-from tests.routing._helpers import create, item, queued, sql, task
+from tests.routing._helpers import create, item, queued, scatter_flags, sql, task
 from tests.support.agents import ALL_SKILLS, make_agent, new_tenant, staff
 from tests.support.factories import invoice_task, reconciliation_task, ticket_task
 
@@ -288,21 +288,7 @@ def test_every_sql_claim_is_one_the_rules_accept(app, seed):
                 served, skills=skills, capacity=capacity, presence=presence, overflow=overflow
             )
         )
-    for work in pool:
-        if rnd.random() < 0.2:
-            sql(
-                "UPDATE bpo.work_items SET declined_by = ARRAY[CAST(:a AS bigint)]"
-                " WHERE tenant_id = :t AND task_id = :id",
-                a=rnd.choice(agents),
-                t=work.tenant_id,
-                id=work.task_id,
-            )
-        if rnd.random() < 0.3:
-            sql(
-                "UPDATE bpo.work_items SET overflow = true WHERE tenant_id = :t AND task_id = :id",
-                t=work.tenant_id,
-                id=work.task_id,
-            )
+    scatter_flags(rnd, pool, agents)
     claims = 0
     for _ in range(40):
         agent_id = rnd.choice(agents)
