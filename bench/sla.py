@@ -19,14 +19,15 @@ The sweep instant ``now`` is then the 2,000th-earliest ``next_check_at`` in
 the index, so 2 % of the open tasks (≈ 2,000, in a handful of tenants) have a
 checkpoint due: typically their first warning (50 %). Timed: one
 ``bpo.sla.sweep.sweep(now)`` - finding the tenants from the index, and per tenant
-``check_due`` (lock the due clocks, insert each warning/breach event once, update the
-clocks, the rollups and the index rows) and ``notify`` (one supervisor serves every
-tenant), committed. Against: the **bare scan** of what the sweep has to read, in
+``bpo.sla.checks.fire_due`` (one statement: lock the due clocks, insert each
+warning/breach event once, update the clocks, the index rows and the rollups, and notify
+the supervisor, who oversees every tenant), committed. Against: the **bare scan** of what the sweep has to read, in
 the same run on the same data just before it: ``SELECT tenant_id, task_id,
 next_check_at FROM bpo.work_items WHERE next_check_at <= :now`` and, for each tenant in
-it, the due rows of that tenant's ``sla_clocks`` (``state = 'running' AND
-next_check_at <= :now``, all columns), each tenant in its own transaction with ``SET
-LOCAL search_path``, as a worker must. That is the least any sweep must do: find the
+it, the due rows of that tenant's ``sla_clocks`` (those of the tasks just found, by
+the unique index that leads with ``task_id``, ``state = 'running' AND next_check_at <=
+:now``, all columns, locked), each tenant in its own transaction with ``SET LOCAL
+search_path``, as a worker must. That is the least any sweep must do: find the
 due work across tenants and read the clocks in question. It writes nothing, so the
 ratio is the whole price of firing (events, clock updates, rollups, index, notes).
 The bare scan is run three times and its median used (it is read-only).
@@ -205,7 +206,10 @@ def bare_scan(engine: Any, now: datetime) -> tuple[float, int, int]:
             ),
             {"now": now},
         ).all()
-        tenants = sorted({row.tenant_id for row in items})
+        due: dict[int, list[int]] = {}
+        for row in items:
+            due.setdefault(row.tenant_id, []).append(row.task_id)
+        tenants = sorted(due)
         slugs = dict(
             c.execute(
                 text("SELECT id, slug FROM bpo.tenants WHERE id = ANY(:ids)"), {"ids": tenants}
@@ -220,10 +224,11 @@ def bare_scan(engine: Any, now: datetime) -> tuple[float, int, int]:
                 clocks += len(
                     c.execute(
                         text(
-                            "SELECT * FROM sla_clocks WHERE state = 'running'"
-                            " AND next_check_at <= :now ORDER BY next_check_at FOR UPDATE"
+                            "SELECT * FROM sla_clocks WHERE task_id = ANY(:ids)"
+                            " AND state = 'running' AND next_check_at <= :now"
+                            " ORDER BY next_check_at FOR UPDATE"
                         ),
-                        {"now": now},
+                        {"ids": due[tenant_id], "now": now},
                     ).all()
                 )
     return time.perf_counter() - t0, len(items), clocks

@@ -1,38 +1,48 @@
 """Firing SLA checkpoints: every warning and breach due by an instant, exactly once.
 
-Set-based, for the timer of one tenant and the minute sweep alike: one locking read
-of the due clocks (SKIP LOCKED), the checkpoint arithmetic once per distinct clock
-set-up, then one statement that updates every clock and inserts every event with
-``ON CONFLICT DO NOTHING`` (the partial unique index on clock, kind and threshold
-keeps each to once, whoever else fires it), then the rollups and the index mirror.
+For the timer of one tenant and the minute sweep alike, one statement per tenant
+and chunk (:func:`_fire_statement`) does all of it in PostgreSQL:
+
+1. the due clocks, locked with SKIP LOCKED: the tasks due come from the work index
+   (its ``next_check_at`` is the earliest of the task's clocks), their running
+   clocks by task;
+2. the checkpoints each has reached and not fired: every clock keeps all of its
+   checkpoint instants (``checkpoint_pcts`` / ``checkpoint_ats``, computed in Python
+   by ``clock.plan`` whenever the clock changes), so firing only compares instants;
+3. the clocks' update (what fired, the highest warning, the breach, the next
+   check), and the events inserted with ``ON CONFLICT DO NOTHING`` (the partial
+   unique index on clock, kind and threshold keeps each to once, whoever else fires
+   it): only what this statement inserted goes on;
+4. the work-index mirror (the next check, highest warning, breach and pause of
+   each task, from its clocks as they now stand), the breach counts in
+   ``bpo.sla_rollups``, and the notifications to the task's assignee and the
+   tenant's supervisors, in the order fired.
+
+What it does is what ``clock.fire`` and ``clock.next_check`` define; the tests in
+``tests/sla`` hold the two together.
 """
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    DateTime,
-    Integer,
-    String,
-    Text,
-    bindparam,
-    cast,
-    func,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
-from sqlalchemy.orm import Session
+from sqlalchemy import text
+from sqlalchemy.sql.elements import TextClause
 
 from bpo.core.uow import UnitOfWork
 from bpo.sla import clock as clocks
-from bpo.sla.models import SlaClock, SlaEvent
-from bpo.sla.services import ClockRef, Tally, calendar_from_json, mirror_many
+from bpo.sla.models import SlaClock
+from bpo.sla.services import schedule
+from tenants.db import utcnow
+from tenants.naming import schema_name
+
+# Targets in notifications ("task #12 first response reached 50 % of its target").
+LABELS = {
+    "first_response": "first response",
+    "next_response": "next response",
+    "resolution": "resolution",
+    "start_by": "start-by",
+}
 
 
 @dataclass(frozen=True)
@@ -43,184 +53,184 @@ class Fired:
     at: datetime
 
 
+@dataclass
+class Firing:
+    """What one firing did: the checkpoints it fired (not those another worker fired
+    first), how many due clocks it read, and the notifications it wrote."""
+
+    fired: list[Fired] = field(default_factory=list)
+    read: int = 0
+    notifications: list[int] = field(default_factory=list)
+
+
 def check_due(uow: UnitOfWork, now: datetime, *, limit: int = 5000) -> list[Fired]:
     """Fire every warning and breach of this tenant due by ``now`` (up to ``limit``
-    clocks); returns those this call fired (another worker's firing of the same one
-    is not returned). See :func:`check_due_counted`."""
-    return check_due_counted(uow, now, limit=limit)[0]
+    clocks), without notifications; returns those this call fired."""
+    return fire_due(uow, now, limit=limit, notify=False).fired
 
 
-def check_due_counted(
-    uow: UnitOfWork, now: datetime, *, limit: int = 5000
-) -> tuple[list[Fired], int]:
-    """:func:`check_due`, also saying how many due clocks it read (fewer than ``limit``:
-    nothing else is due now, so a caller working in chunks can stop).
+def fire_due(uow: UnitOfWork, now: datetime, *, limit: int = 5000, notify: bool = True) -> Firing:
+    """Fire what is due for the unit's tenant by ``now`` (up to ``limit`` clocks; fewer
+    read than ``limit``: nothing else is due now) and, if ``notify``, tell the
+    assignee and the supervisors. One statement (see the module's docstring)."""
+    from bpo.work import index  # the index imports the routing rules; keep this light
 
-    Clocks are locked with SKIP LOCKED, and each event is inserted with ON CONFLICT
-    DO NOTHING on (clock, kind, threshold): two sweeps on the same instant fire each
-    checkpoint once between them.
-
-    Set-based: one locking read of the due clocks (plain rows, not ORM objects), the
-    checkpoint arithmetic once per distinct (calendar, start, target, credit, fired)
-    in Python, then one statement for every event and clock (``INSERT ... SELECT FROM
-    unnest(...)`` with ``UPDATE ... FROM unnest(...)`` as its CTE), the rollups and
-    :func:`mirror_many`.
-    """
     session = uow.session
     session.flush()
+    if uow.tenant is None:
+        raise ValueError("SLA checkpoints fire in a tenant's unit of work")
     rows = session.execute(
-        select(*_DUE_COLUMNS)
-        .where(SlaClock.state == "running", SlaClock.next_check_at <= now)
-        .order_by(SlaClock.next_check_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        _fire_statement(uow.tenant),
+        {
+            "tenant": index.tenant_id(uow),
+            "now": now,
+            "limit": limit,
+            "stamp": utcnow(),
+            "notify": notify,
+        },
     ).all()
-    if not rows:
-        return [], 0
-    memo: dict[tuple[Any, ...], tuple[list[tuple[int, datetime]], datetime | None]] = {}
-    events: list[tuple[int, int, str, int, datetime, str]] = []
-    updates: list[tuple[int, str, int, bool, datetime | None]] = []
+    result = Firing()
+    next_checks: list[datetime] = []
+    changed: set[int] = set()
     for row in rows:
-        fired_before = tuple(row.fired)
-        key = (
-            row.calendar_text,
-            row.started_at,
-            row.target_seconds,
-            tuple(row.thresholds),
-            row.paused_seconds,
-            fired_before,
-        )
-        if key not in memo:
-            calendar = calendar_from_json(row.calendar_text)
-            value = clocks.Clock(
-                target=row.target,
-                target_seconds=row.target_seconds,
-                thresholds=tuple(row.thresholds),
-                started_at=row.started_at,
-                paused_seconds=row.paused_seconds,
-                fired=fired_before,
-            )
-            due = [(p, at) for p, at in clocks.checkpoints(calendar, value) if at <= now]
-            after = clocks.fire(value, [p for p, _ in due])
-            memo[key] = (due, clocks.next_check(calendar, after))
-        due, next_check = memo[key]
-        for percent, when in due:
-            kind = "breached" if percent == clocks.BREACH else "warning"
-            events.append((row.task_id, row.id, kind, percent, when, row.target))
-        fired = sorted({*fired_before, *(p for p, _ in due)})
-        warned = max([p for p in fired if p < clocks.BREACH], default=0)
-        updates.append((row.id, json.dumps(fired), warned, clocks.BREACH in fired, next_check))
-    inserted = _write(session, events, updates)
-    fired_now: list[Fired] = []
-    tally = Tally()
-    for task_id, clock_id, _kind, percent, when, target in events:
-        if (clock_id, percent) in inserted:
-            fired_now.append(Fired(task_id, target, percent, when))
-            if percent == clocks.BREACH:
-                tally.breach(ClockRef(task_id, target), when)
-    tally.write(uow)
-    mirror_many(uow, sorted({row.task_id for row in rows}))
-    return fired_now, len(rows)
-
-
-_DUE_COLUMNS = (
-    SlaClock.id,
-    SlaClock.task_id,
-    SlaClock.target,
-    cast(SlaClock.calendar, Text).label("calendar_text"),
-    SlaClock.target_seconds,
-    SlaClock.thresholds,
-    SlaClock.started_at,
-    SlaClock.paused_seconds,
-    SlaClock.fired,
-)
-
-
-def _unnest(alias: str, rows: list[tuple[Any, ...]], **columns: Any) -> Any:
-    """``unnest(:alias_a, :alias_b, …) AS alias(a, b, …)``: ``rows`` (tuples in the
-    order of ``columns``, name=item type) sent as one array parameter per column, for
-    set-based writes."""
-    values = [list(c) for c in zip(*rows, strict=True)] or [[] for _ in columns]
-    arrays = (
-        bindparam(f"{alias}_{name}", column, type_=ARRAY(item))
-        for (name, item), column in zip(columns.items(), values, strict=True)
-    )
-    return func.unnest(*arrays).table_valued(*columns).render_derived(alias)
-
-
-def _write(
-    session: Session,
-    events: list[tuple[int, int, str, int, datetime, str]],
-    updates: list[tuple[int, str, int, bool, datetime | None]],
-) -> set[tuple[int, int]]:
-    """Every clock's update and every event, in one statement (the update a CTE of the
-    insert); returns the (clock, threshold) of the events inserted, once each."""
-    update_clocks = _update_fired(updates)
-    if events:
-        statement = _insert_events(events).add_cte(update_clocks.cte("clocks_fired"))
-        inserted = {(int(c), int(t)) for c, t in session.execute(statement)}
-    else:
-        session.execute(update_clocks, execution_options={"synchronize_session": False})
-        inserted = set()
-    changed = {u[0] for u in updates}
+        if row.what == "read":
+            result.read = int(row.a)
+        elif row.what == "fired":
+            result.fired.append(Fired(int(row.a), row.target, int(row.c), row.at))
+        elif row.what == "clock":
+            changed.add(int(row.a))
+        elif row.what == "next":
+            next_checks.append(row.at)
+        elif row.what == "note":
+            result.notifications.append(int(row.a))
+    # Firing order: by instant, then a task's lower checkpoint before its higher one.
+    result.fired.sort(key=lambda f: (f.at, f.task_id, f.percent))
+    result.notifications.sort()
     for obj in list(session.identity_map.values()):
         if isinstance(obj, SlaClock) and obj.id in changed:
-            session.expire(obj)  # stale now
-    return inserted
+            session.expire(obj)  # changed in the database, not in the session
+    schedule(uow, next_checks)
+    return result
 
 
-def _insert_events(events: list[tuple[int, int, str, int, datetime, str]]) -> Any:
-    """Insert warning/breach events once each, returning the (clock, threshold) inserted:
-    ON CONFLICT DO NOTHING on the partial unique index keeps each to once."""
-    source = _unnest(
-        "e",
-        events,
-        task_id=BigInteger,
-        clock_id=BigInteger,
-        kind=String,
-        threshold=Integer,
-        at=DateTime(timezone=True),
-        target=String,
-    )
-    return (
-        insert(SlaEvent)
-        .from_select(
-            ["task_id", "clock_id", "kind", "threshold", "at", "data"],
-            select(
-                source.c.task_id,
-                source.c.clock_id,
-                source.c.kind,
-                source.c.threshold,
-                source.c.at,
-                func.jsonb_build_object("target", source.c.target),
-            ),
-        )
-        .on_conflict_do_nothing(
-            index_elements=["clock_id", "kind", "threshold"],
-            index_where=text("kind IN ('warning', 'breached')"),
-        )
-        .returning(SlaEvent.clock_id, SlaEvent.threshold)
-    )
+OPEN_STATES = "('running', 'paused')"
 
 
-def _update_fired(updates: list[tuple[int, str, int, bool, datetime | None]]) -> Any:
-    """What fired, the highest warning, the breach and the next check of many clocks."""
-    source = _unnest(
-        "u",
-        updates,
-        id=BigInteger,
-        fired=Text,
-        warned=Integer,
-        breached=Boolean,
-        next_check=DateTime(timezone=True),
-    )
-    return (
-        update(SlaClock)
-        .where(SlaClock.id == source.c.id)
-        .values(
-            fired=cast(source.c.fired, JSONB),
-            warned=source.c.warned,
-            breached=SlaClock.breached | source.c.breached,
-            next_check_at=source.c.next_check,
-        )
+@lru_cache(maxsize=4096)
+def _fire_statement(slug: str) -> TextClause:
+    """The firing, as one statement per tenant (cached; the schema is named from the
+    validated slug and quoted, as the translated ORM statements name it)."""
+    schema = schema_name(slug)
+    labels = " ".join(f"WHEN '{key}' THEN '{label}'" for key, label in LABELS.items())
+    breach = clocks.BREACH
+    return text(
+        f"""
+WITH due AS MATERIALIZED (
+    SELECT c.id, c.task_id, c.target, c.fired, c.checkpoint_pcts, c.checkpoint_ats
+      FROM "{schema}".sla_clocks c
+     WHERE c.task_id IN (SELECT w.task_id FROM bpo.work_items w
+                          WHERE w.tenant_id = :tenant AND w.next_check_at <= :now)
+       AND c.state = 'running' AND c.next_check_at <= :now
+     ORDER BY c.next_check_at, c.id
+     LIMIT :limit
+       FOR UPDATE OF c SKIP LOCKED
+), pending AS (
+    SELECT d.id, d.task_id, d.target, x.pct, x.at
+      FROM due d, unnest(d.checkpoint_pcts, d.checkpoint_ats) AS x(pct, at)
+     WHERE NOT d.fired @> to_jsonb(x.pct)
+), fired_sets AS (
+    SELECT f.id, jsonb_agg(f.pct ORDER BY f.pct) AS fired,
+           coalesce(max(f.pct) FILTER (WHERE f.pct < {breach}), 0) AS warned,
+           bool_or(f.pct >= {breach}) AS breached
+      FROM (SELECT d.id, e.value::integer AS pct
+              FROM due d, jsonb_array_elements_text(d.fired) e
+            UNION
+            SELECT p.id, p.pct FROM pending p WHERE p.at <= :now) f
+     GROUP BY f.id
+), later AS (
+    SELECT p.id, min(p.at) AS next_check FROM pending p WHERE p.at > :now GROUP BY p.id
+), clocks_fired AS (
+    UPDATE "{schema}".sla_clocks c
+       SET fired = coalesce(f.fired, '[]'::jsonb),
+           warned = coalesce(f.warned, 0),
+           breached = c.breached OR coalesce(f.breached, false),
+           next_check_at = l.next_check
+      FROM due d
+      LEFT JOIN fired_sets f ON f.id = d.id
+      LEFT JOIN later l ON l.id = d.id
+     WHERE c.id = d.id
+    RETURNING c.id, c.task_id, c.state, c.next_check_at, c.warned, c.breached
+), events AS (
+    INSERT INTO "{schema}".sla_events (task_id, clock_id, kind, threshold, at, data)
+    SELECT p.task_id, p.id,
+           CASE WHEN p.pct >= {breach} THEN 'breached' ELSE 'warning' END,
+           p.pct, p.at, jsonb_build_object('target', p.target)
+      FROM pending p
+     WHERE p.at <= :now
+    ON CONFLICT (clock_id, kind, threshold) WHERE kind IN ('warning', 'breached')
+    DO NOTHING
+    RETURNING task_id, clock_id, threshold, at, data ->> 'target' AS target
+), clocks_now AS (
+    SELECT task_id, state, next_check_at, warned, breached FROM clocks_fired
+    UNION ALL
+    SELECT c.task_id, c.state, c.next_check_at, c.warned, c.breached
+      FROM "{schema}".sla_clocks c
+     WHERE c.task_id IN (SELECT task_id FROM due) AND c.id NOT IN (SELECT id FROM due)
+), instants AS (
+    SELECT task_id,
+           min(next_check_at) AS next_check,
+           coalesce(max(warned) FILTER (WHERE state IN {OPEN_STATES}), 0) AS warned,
+           coalesce(bool_or(breached) FILTER (WHERE state IN {OPEN_STATES}), false)
+               AS breached,
+           coalesce(bool_and(state = 'paused') FILTER (WHERE state IN {OPEN_STATES}), false)
+               AS paused
+      FROM clocks_now
+     GROUP BY task_id
+), mirrored AS (
+    -- Firing never moves a due instant, so the task rows keep theirs.
+    UPDATE bpo.work_items w
+       SET next_check_at = i.next_check, sla_warned = i.warned, sla_breached = i.breached,
+           sla_paused = i.paused, updated_at = :stamp
+      FROM instants i
+     WHERE w.tenant_id = :tenant AND w.task_id = i.task_id
+    RETURNING w.next_check_at
+), rolled_up AS (  -- data-modifying: runs though nothing reads it
+    INSERT INTO bpo.sla_rollups AS r (tenant_id, day, kind, target, met, missed, breaches)
+    SELECT :tenant, (e.at AT TIME ZONE 'UTC')::date, t.kind, e.target, 0, 0, count(*)
+      FROM events e JOIN "{schema}".tasks t ON t.id = e.task_id
+     WHERE e.threshold >= {breach}
+     GROUP BY 2, 3, 4
+    ON CONFLICT (tenant_id, day, kind, target)
+    DO UPDATE SET breaches = r.breaches + excluded.breaches
+    RETURNING 1
+), notes AS (
+    INSERT INTO bpo.notifications (staff_id, tenant_id, task_id, kind, message, created_at)
+    SELECT r.staff_id, tn.id, e.task_id,
+           CASE WHEN e.threshold >= {breach} THEN 'sla_breach' ELSE 'sla_warning' END,
+           tn.name || ': task #' || e.task_id || ' '
+           || CASE e.target {labels} ELSE e.target END || ' '
+           || CASE WHEN e.threshold >= {breach} THEN 'breached'
+                   ELSE 'reached ' || e.threshold || ' % of its target' END,
+           :stamp
+      FROM events e
+      JOIN bpo.tenants tn ON tn.id = :tenant
+      CROSS JOIN LATERAL (
+            SELECT m.staff_id FROM bpo.staff_memberships m
+             WHERE m.tenant_id = tn.id AND m.role = 'supervisor'
+            UNION
+            SELECT w.assignee_id FROM bpo.work_items w
+             WHERE w.tenant_id = tn.id AND w.task_id = e.task_id AND w.assignee_id IS NOT NULL
+           ) r
+     WHERE :notify
+     ORDER BY e.at, e.task_id, e.threshold, r.staff_id
+    RETURNING id
+)
+SELECT 'read' AS what, count(*) AS a, NULL::integer AS c, NULL::timestamptz AS at,
+       NULL::text AS target FROM due
+UNION ALL SELECT 'fired', e.task_id, e.threshold, e.at, e.target FROM events e
+UNION ALL SELECT 'clock', f.id, NULL, NULL, NULL FROM clocks_fired f
+UNION ALL SELECT 'next', NULL, NULL, m.next_check_at, NULL FROM mirrored m
+           WHERE m.next_check_at IS NOT NULL
+UNION ALL SELECT 'note', n.id, NULL, NULL, NULL FROM notes n
+"""  # noqa: S608 (constant fragments and a validated schema name, no input)
     )

@@ -67,6 +67,15 @@ def checkpoints(calendar: Calendar, clock: Clock) -> list[tuple[int, datetime]]:
     return [(p, checkpoint_at(calendar, clock, p)) for p in levels if p not in clock.fired]
 
 
+def plan(calendar: Calendar, clock: Clock) -> list[tuple[int, datetime]]:
+    """Every checkpoint of the clock as it runs now, fired or not, in level order
+    (none while paused or stopped): what the database keeps so that firing only
+    compares instants (``sla_clocks.checkpoint_pcts`` / ``checkpoint_ats``)."""
+    if clock.state != "running":
+        return []
+    return [(p, checkpoint_at(calendar, clock, p)) for p in (*clock.thresholds, BREACH)]
+
+
 def next_check(calendar: Calendar, clock: Clock) -> datetime | None:
     pending = checkpoints(calendar, clock)
     return pending[0][1] if pending else None

@@ -63,6 +63,8 @@ CLOCK_COLUMNS = (
     "breached",
     "due_at",
     "next_check_at",
+    "checkpoint_pcts",
+    "checkpoint_ats",
 )
 
 
@@ -137,8 +139,11 @@ def store(row: SlaClock, value: clocks.Clock) -> None:
     row.warned = max([p for p in value.fired if p < clocks.BREACH], default=0)
     row.breached = row.breached or value.breached
     row.target_seconds, row.thresholds = value.target_seconds, list(value.thresholds)
-    row.due_at = clocks.due(calendar, value) if value.state == "running" else row.due_at
-    row.next_check_at = clocks.next_check(calendar, value)
+    points = clocks.plan(calendar, value)
+    row.due_at = points[-1][1] if points else row.due_at  # the breach's instant
+    row.next_check_at = next((at for p, at in points if p not in value.fired), None)
+    row.checkpoint_pcts = [p for p, _ in points]
+    row.checkpoint_ats = [at for _, at in points]
 
 
 # -- starting clocks at intake -------------------------------------------------------
@@ -167,7 +172,7 @@ def plan_start(
     active = policies(session)
     if not active:
         return plan
-    memo: dict[tuple[int, str, datetime], tuple[datetime, datetime | None]] = {}
+    memo: dict[tuple[int, str, datetime], list[tuple[int, datetime]]] = {}
     for task in tasks:
         policy = policy_for(active, task.kind.value, task.type, task.priority.value)
         if policy is None:
@@ -180,9 +185,9 @@ def plan_start(
             key = (policy.id, target, task.created_at)
             if key not in memo:
                 value = clocks.start(target, seconds, _thresholds(policy), task.created_at)
-                calendar = calendar_of(policy.calendar.definition)
-                memo[key] = (clocks.due(calendar, value), clocks.next_check(calendar, value))
-            due, next_check = memo[key]
+                memo[key] = clocks.plan(calendar_of(policy.calendar.definition), value)
+            points = memo[key]
+            due, next_check = points[-1][1], points[0][1]  # the breach; the first one
             plan.clocks.append(
                 (
                     task.id,
@@ -201,11 +206,12 @@ def plan_start(
                     False,
                     due,
                     next_check,
+                    [p for p, _ in points],
+                    [at for _, at in points],
                 )
             )
             _earliest(plan.due, task.id, due)
-            if next_check is not None:
-                _earliest(plan.next_check, task.id, next_check)
+            _earliest(plan.next_check, task.id, next_check)
     return plan
 
 

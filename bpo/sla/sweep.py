@@ -21,23 +21,16 @@ from sqlalchemy import (
     update,
 )
 
-from bpo.core.uow import UnitOfWork, unit_of_work
+from bpo.core.uow import unit_of_work
 from bpo.identity.models import StaffUser
-from bpo.sla.checks import Fired, check_due_counted
+from bpo.sla.checks import Fired, fire_due
 from bpo.sla.models import Notification
-from bpo.work import index
 from tenants.db import utcnow
 
 log = logging.getLogger(__name__)
 
 MAIL_JOB = "queues.jobs.sla.deliver_mail"
 CHUNK = 5000  # due clocks fired in one transaction
-LABELS = {
-    "first_response": "first response",
-    "next_response": "next response",
-    "resolution": "resolution",
-    "start_by": "start-by",
-}
 
 
 @dataclass
@@ -57,10 +50,11 @@ def run_due(
         with unit_of_work(tenant) as uow:
             if tenant_id is not None:
                 uow.session.info["tenant_id"] = tenant_id  # what index.tenant_id caches
-            batch, read = check_due_counted(uow, now, limit=CHUNK)
-            notify(uow, batch)
-        fired += batch
-        if read < CHUNK or not batch:  # nothing more is due (or others hold the rest)
+            firing = fire_due(uow, now, limit=CHUNK)
+            if firing.notifications and mail_configured():
+                uow.defer(MAIL_JOB, queue="default", ids=firing.notifications)
+        fired += firing.fired
+        if firing.read < CHUNK or not firing.fired:  # nothing more is due (or others hold it)
             return fired
 
 
@@ -83,58 +77,6 @@ def sweep(now: datetime | None = None) -> SweepReport:
     for slug, tenant_id in due:
         report.fired += run_due(slug, now, tenant_id=int(tenant_id))
     return report
-
-
-# Recipients and message of each checkpoint fired, worked out in the database: the
-# tenant's supervisors and the task's assignee, each once; the client's name leads.
-# Rows go in in the order fired (a task's 50 % before its 90 % before its breach), so
-# the newest-first inbox shows the breach on top.
-NOTIFY_SQL = text(
-    """
-    INSERT INTO bpo.notifications (staff_id, tenant_id, task_id, kind, message, created_at)
-    SELECT r.staff_id, t.id, f.task_id, f.kind, t.name || ': ' || f.message, :now
-      FROM unnest(CAST(:tasks AS bigint[]), CAST(:kinds AS text[]), CAST(:messages AS text[]))
-           WITH ORDINALITY AS f(task_id, kind, message, n)
-      JOIN bpo.tenants t ON t.id = :tenant
-      CROSS JOIN LATERAL (
-            SELECT m.staff_id FROM bpo.staff_memberships m
-             WHERE m.tenant_id = t.id AND m.role = 'supervisor'
-            UNION
-            SELECT w.assignee_id FROM bpo.work_items w
-             WHERE w.tenant_id = t.id AND w.task_id = f.task_id AND w.assignee_id IS NOT NULL
-           ) r
-     ORDER BY f.n, r.staff_id
-    RETURNING id
-    """
-)
-
-
-def notify(uow: UnitOfWork, fired: list[Fired]) -> list[int]:
-    """In-app notifications for each checkpoint fired, to the task's assignee and the
-    tenant's supervisors (one statement); e-mail follows after commit when mail is
-    configured."""
-    if not fired:
-        return []
-    messages = []
-    for item in fired:
-        what = "breached" if item.percent >= 100 else f"reached {item.percent} % of its target"
-        messages.append(f"task #{item.task_id} {LABELS.get(item.target, item.target)} {what}")
-    ids = [
-        int(i)
-        for i in uow.session.scalars(
-            NOTIFY_SQL,
-            {
-                "tenant": index.tenant_id(uow),
-                "tasks": [f.task_id for f in fired],
-                "kinds": ["sla_breach" if f.percent >= 100 else "sla_warning" for f in fired],
-                "messages": messages,
-                "now": utcnow(),
-            },
-        )
-    ]
-    if ids and mail_configured():
-        uow.defer(MAIL_JOB, queue="default", ids=ids)
-    return ids
 
 
 def mail_configured() -> bool:
