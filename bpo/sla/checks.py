@@ -33,6 +33,7 @@ from bpo.core.uow import UnitOfWork
 from bpo.sla import clock as clocks
 from bpo.sla.models import SlaClock
 from bpo.sla.services import schedule
+from bpo.work.models import WorkItem
 from tenants.db import utcnow
 from tenants.naming import schema_name
 
@@ -92,6 +93,7 @@ def fire_due(uow: UnitOfWork, now: datetime, *, limit: int = 5000, notify: bool 
     result = Firing()
     next_checks: list[datetime] = []
     changed: set[int] = set()
+    tasks: set[int] = set()
     for row in rows:
         if row.what == "read":
             result.read = int(row.a)
@@ -99,6 +101,7 @@ def fire_due(uow: UnitOfWork, now: datetime, *, limit: int = 5000, notify: bool 
             result.fired.append(Fired(int(row.a), row.target, int(row.c), row.at))
         elif row.what == "clock":
             changed.add(int(row.a))
+            tasks.add(int(row.c))
         elif row.what == "next":
             next_checks.append(row.at)
         elif row.what == "note":
@@ -106,9 +109,11 @@ def fire_due(uow: UnitOfWork, now: datetime, *, limit: int = 5000, notify: bool 
     # Firing order: by instant, then a task's lower checkpoint before its higher one.
     result.fired.sort(key=lambda f: (f.at, f.task_id, f.percent))
     result.notifications.sort()
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, SlaClock) and obj.id in changed:
-            session.expire(obj)  # changed in the database, not in the session
+    for obj in list(session.identity_map.values()):  # changed in the database, not here
+        if (isinstance(obj, SlaClock) and obj.id in changed) or (
+            isinstance(obj, WorkItem) and obj.task_id in tasks
+        ):
+            session.expire(obj)
     schedule(uow, next_checks)
     return result
 
@@ -225,10 +230,10 @@ WITH due AS MATERIALIZED (
      ORDER BY e.at, e.task_id, e.threshold, r.staff_id
     RETURNING id
 )
-SELECT 'read' AS what, count(*) AS a, NULL::integer AS c, NULL::timestamptz AS at,
+SELECT 'read' AS what, count(*) AS a, NULL::bigint AS c, NULL::timestamptz AS at,
        NULL::text AS target FROM due
 UNION ALL SELECT 'fired', e.task_id, e.threshold, e.at, e.target FROM events e
-UNION ALL SELECT 'clock', f.id, NULL, NULL, NULL FROM clocks_fired f
+UNION ALL SELECT 'clock', f.id, f.task_id, NULL, NULL FROM clocks_fired f
 UNION ALL SELECT 'next', NULL, NULL, m.next_check_at, NULL FROM mirrored m
            WHERE m.next_check_at IS NOT NULL
 UNION ALL SELECT 'note', n.id, NULL, NULL, NULL FROM notes n
