@@ -14,23 +14,23 @@ targets (a 9-to-5 calendar would start every clock at the same opening when the
 benchmark runs at night), while the calendar arithmetic still has breaks to skip.
 
 (a) **Sweep.** First an untimed warm-up sweep at the 100th-earliest ``next_check_at``
-(the process compiles its statements once, as a worker that has swept before).
-The sweep instant ``now`` is then the 2,000th-earliest ``next_check_at`` in
-the index, so 2 % of the open tasks (≈ 2,000, in a handful of tenants) have a
-checkpoint due: typically their first warning (50 %). Timed: one
-``bpo.sla.sweep.sweep(now)`` - finding the tenants from the index, and per tenant
-``bpo.sla.checks.fire_due`` (one statement: lock the due clocks, insert each
-warning/breach event once, update the clocks, the index rows and the rollups, and notify
-the supervisor, who oversees every tenant), committed. Against: the **bare scan** of what the sweep has to read, in
-the same run on the same data just before it: ``SELECT tenant_id, task_id,
-next_check_at FROM bpo.work_items WHERE next_check_at <= :now`` and, for each tenant in
-it, the due rows of that tenant's ``sla_clocks`` (those of the tasks just found, by
-the unique index that leads with ``task_id``, ``state = 'running' AND next_check_at <=
-:now``, all columns, locked), each tenant in its own transaction with ``SET LOCAL
-search_path``, as a worker must. That is the least any sweep must do: find the
-due work across tenants and read the clocks in question. It writes nothing, so the
-ratio is the whole price of firing (events, clock updates, rollups, index, notes).
-The bare scan is run three times and its median used (it is read-only).
+(the process compiles its statements once, as a worker that has swept before). The sweep
+instant ``now`` is then the 2,000th-earliest ``next_check_at`` in the index, so 2 % of
+the open tasks (≈ 2,000, in a handful of tenants) have a checkpoint due: typically their
+first warning (50 %). Timed: one ``bpo.sla.sweep.sweep(now)`` - finding the tenants from
+the index, and per tenant ``bpo.sla.checks.fire_due`` (one statement: lock the due
+clocks, insert each warning/breach event once, update the clocks, the index rows and the
+rollups, and notify the supervisor, who oversees every tenant), committed. Against: the
+**bare scan** of what the sweep has to read, in the same run on the same data just
+before it: ``SELECT tenant_id, task_id, next_check_at FROM bpo.work_items WHERE
+next_check_at <= :now`` and, for each tenant in it, the due rows of that tenant's
+``sla_clocks`` (those of the tasks just found, by the unique index that leads with
+``task_id``, ``state = 'running' AND next_check_at <= :now``, all columns, locked), each
+tenant in its own transaction with ``SET LOCAL search_path``, as a worker must. That is
+the least any sweep must do: find the due work across tenants and read the clocks in
+question. It writes nothing, so the ratio is the whole price of firing (events, clock
+updates, rollups, index, notes). The bare scan is run three times and its median used
+(it is read-only).
 
 (b) **Dashboard.** ``bpo.reporting.dashboard.overview(session, all 500 tenant ids,
 now)`` - all the supervisor dashboard's queries - against the bare aggregate ``SELECT
