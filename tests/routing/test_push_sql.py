@@ -150,3 +150,27 @@ def test_push_skips_the_agents_it_is_told_to_and_finds_nothing_off_the_pool(app)
     assert pushed is not None and pushed.agent_id == second
     with unit_of_work() as uow:  # assigned now: no longer in the pool
         assert push(uow.session, tenant_id, task_id, now + timedelta(seconds=1)) is None
+
+
+def test_push_passes_over_an_agent_another_claim_is_locking(app):
+    """Two routing jobs at once do not queue for one agent: while one claim holds the
+    best agent's profile, a push gives the task to the next best; with nobody else
+    eligible it waits for the best one."""
+    tenant = new_tenant()
+    first_task, second_task = queued(tenant, 2)
+    tenant_id = item(tenant, first_task).tenant_id
+    best = make_agent([tenant], capacity={"support": 5})
+    runner_up = make_agent([tenant], capacity={"support": 3})
+    now = utcnow()
+    with unit_of_work() as holder:  # another claim in flight for the best agent
+        holder.session.execute(
+            text("SELECT 1 FROM bpo.agent_profiles WHERE staff_id = :a FOR UPDATE"), {"a": best}
+        )
+        with unit_of_work() as uow:
+            uow.session.execute(text("SET LOCAL lock_timeout = '5s'"))
+            pushed = push(uow.session, tenant_id, first_task, now)
+        assert pushed is not None and pushed.agent_id == runner_up
+        assert pushed.claimed is not None
+    with unit_of_work() as uow:  # nobody holds anyone: the best again
+        pushed = push(uow.session, tenant_id, second_task, now)
+    assert pushed is not None and pushed.agent_id == best

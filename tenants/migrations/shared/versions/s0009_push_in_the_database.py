@@ -177,7 +177,8 @@ $fn$;
 """
 
 # The push: rules.candidates in SQL (without those in p_exclude, tried already), and
-# the best one's claim. Returns no row when nobody may take the task (or it is no
+# the best one's claim; under concurrent routing, the best one no other claim is
+# locking at that instant (so two routing jobs do not queue for one agent). Returns no row when nobody may take the task (or it is no
 # longer in the pool); else a row naming the agent, with the claim's columns NULL if
 # the claim refused (another job took the task or the agent's room meanwhile).
 PUSH_WORK = r"""
@@ -196,6 +197,7 @@ DECLARE
     work record;
     c record;
     best bigint;
+    first_on_shift bigint;
 BEGIN
     SELECT w.kind, w.weight, w.required_skills, w.overflow, w.declined_by INTO work
       FROM bpo.work_items w
@@ -229,10 +231,18 @@ BEGIN
          ORDER BY r.spare DESC, r.last_assigned_at NULLS FIRST, r.staff_id
     LOOP
         IF bpo.on_shift(c.shifts, c.timezone, p_now) THEN
-            best := c.staff_id;
-            EXIT;
+            -- The best one whose profile no other claim holds right now (as claims
+            -- skip the tasks others hold); if every one is held, the best, waiting.
+            PERFORM 1 FROM bpo.agent_profiles p WHERE p.staff_id = c.staff_id
+               FOR UPDATE SKIP LOCKED;
+            IF FOUND THEN
+                best := c.staff_id;
+                EXIT;
+            END IF;
+            first_on_shift := coalesce(first_on_shift, c.staff_id);
         END IF;
     END LOOP;
+    best := coalesce(best, first_on_shift);
     IF best IS NULL THEN
         RETURN;
     END IF;
