@@ -80,7 +80,7 @@ def fire_due(uow: UnitOfWork, now: datetime, *, limit: int = 5000, notify: bool 
     session.flush()
     if uow.tenant is None:
         raise ValueError("SLA checkpoints fire in a tenant's unit of work")
-    rows = session.execute(
+    row = session.execute(
         _fire_statement(uow.tenant),
         {
             "tenant": index.tenant_id(uow),
@@ -89,32 +89,28 @@ def fire_due(uow: UnitOfWork, now: datetime, *, limit: int = 5000, notify: bool 
             "stamp": utcnow(),
             "notify": notify,
         },
-    ).all()
-    result = Firing()
-    next_checks: list[datetime] = []
-    changed: set[int] = set()
-    tasks: set[int] = set()
-    for row in rows:
-        if row.what == "read":
-            result.read = int(row.a)
-        elif row.what == "fired":
-            result.fired.append(Fired(int(row.a), row.target, int(row.c), row.at))
-        elif row.what == "clock":
-            changed.add(int(row.a))
-            tasks.add(int(row.c))
-        elif row.what == "next":
-            next_checks.append(row.at)
-        elif row.what == "note":
-            result.notifications.append(int(row.a))
-    # Firing order: by instant, then a task's lower checkpoint before its higher one.
-    result.fired.sort(key=lambda f: (f.at, f.task_id, f.percent))
-    result.notifications.sort()
+    ).one()
+    result = Firing(
+        fired=[
+            Fired(int(task_id), target, int(percent), at)
+            for task_id, percent, at, target in zip(
+                row.fired_tasks or (),
+                row.fired_pcts or (),
+                row.fired_ats or (),
+                row.fired_targets or (),
+                strict=True,
+            )
+        ],
+        read=int(row.read),
+        notifications=[int(i) for i in row.notes or ()],
+    )
+    changed, tasks = set(row.clocks or ()), set(row.tasks or ())
     for obj in list(session.identity_map.values()):  # changed in the database, not here
         if (isinstance(obj, SlaClock) and obj.id in changed) or (
             isinstance(obj, WorkItem) and obj.task_id in tasks
         ):
             session.expire(obj)
-    schedule(uow, next_checks)
+    schedule(uow, row.next_checks or ())
     return result
 
 
@@ -230,12 +226,19 @@ WITH due AS MATERIALIZED (
      ORDER BY e.at, e.task_id, e.threshold, r.staff_id
     RETURNING id
 )
-SELECT 'read' AS what, count(*) AS a, NULL::bigint AS c, NULL::timestamptz AS at,
-       NULL::text AS target FROM due
-UNION ALL SELECT 'fired', e.task_id, e.threshold, e.at, e.target FROM events e
-UNION ALL SELECT 'clock', f.id, f.task_id, NULL, NULL FROM clocks_fired f
-UNION ALL SELECT 'next', NULL, NULL, m.next_check_at, NULL FROM mirrored m
-           WHERE m.next_check_at IS NOT NULL
-UNION ALL SELECT 'note', n.id, NULL, NULL, NULL FROM notes n
+-- One row: what it read, fired, changed and wrote, as arrays (fired in firing order:
+-- by instant, then a task's lower checkpoint before its higher one).
+SELECT r.read, f.tasks AS fired_tasks, f.pcts AS fired_pcts, f.ats AS fired_ats,
+       f.targets AS fired_targets, m.next_checks, c.clocks, c.tasks, n.notes
+  FROM (SELECT count(*) AS read FROM due) r,
+       (SELECT array_agg(task_id ORDER BY at, task_id, threshold) AS tasks,
+               array_agg(threshold ORDER BY at, task_id, threshold) AS pcts,
+               array_agg(at ORDER BY at, task_id, threshold) AS ats,
+               array_agg(target ORDER BY at, task_id, threshold) AS targets
+          FROM events) f,
+       (SELECT array_agg(DISTINCT next_check_at) AS next_checks FROM mirrored
+         WHERE next_check_at IS NOT NULL) m,
+       (SELECT array_agg(id) AS clocks, array_agg(task_id) AS tasks FROM clocks_fired) c,
+       (SELECT array_agg(id ORDER BY id) AS notes FROM notes) n
 """  # noqa: S608 (constant fragments and a validated schema name, no input)
     )
