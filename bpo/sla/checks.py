@@ -5,7 +5,10 @@ and chunk (:func:`_fire_statement`) does all of it in PostgreSQL:
 
 1. the due clocks, locked with SKIP LOCKED: the tasks due come from the work index
    (its ``next_check_at`` is the earliest of the task's clocks), their running
-   clocks by task;
+   clocks by task. Every other change to a task's clocks locks all of its open
+   clocks first (``services._open_clocks``), so it either waits for this firing or
+   holds the due clocks this firing then skips: the two never mirror the task's
+   instants from a view the other is changing;
 2. the checkpoints each has reached and not fired: every clock keeps all of its
    checkpoint instants (``checkpoint_pcts`` / ``checkpoint_ats``, computed in Python
    by ``clock.plan`` whenever the clock changes), so firing only compares instants;

@@ -262,6 +262,9 @@ def _earliest(into: dict[int, datetime], key: int, value: datetime) -> None:
 
 
 def _open_clocks(session: Session, task_ids: list[int]) -> list[SlaClock]:
+    """The tasks' open clocks, locked. Every change to a task's clocks takes all of
+    them first, so a firing (which locks the clocks it fires, skipping those held)
+    and a change never mirror one task from a view the other is changing."""
     return list(
         session.scalars(
             select(SlaClock)
@@ -384,6 +387,7 @@ def on_message(uow: UnitOfWork, task: Task, visibility: str, at: datetime) -> No
 
 def _start_next_response(uow: UnitOfWork, task: Task, at: datetime) -> None:
     session = uow.session
+    _open_clocks(session, [task.id])  # held while the new clock joins them (see below)
     rows = session.scalars(select(SlaClock).where(SlaClock.task_id == task.id)).all()
     if any(r.target == "first_response" and r.state in ("running", "paused") for r in rows):
         return  # still waiting for the first response

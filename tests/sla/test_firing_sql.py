@@ -101,3 +101,26 @@ def test_sql_firing_does_what_the_clock_model_does(app, seed):
                 if c.next_check_at is not None
             ]
             assert item.next_check_at == (min(checks) if checks else None)
+
+
+def test_a_task_whose_clocks_another_change_holds_waits_for_the_next_check(app):
+    """Firing never mirrors a task from clocks another transaction is changing: while a
+    change holds the task's open clocks (a pause or a reply in flight, through
+    ``services._open_clocks``), its due checkpoints wait; the other tasks fire; once
+    the change is done, it fires too."""
+    tenant = new_tenant("fire")
+    setup_sla(tenant, targets={"resolution": 3600, "first_response": 600})
+    with unit_of_work(tenant) as uow:
+        held = services.create_task(uow, ticket_task(), CLIENT).task.id
+        free = services.create_task(uow, ticket_task(), CLIENT).task.id
+    with unit_of_work(tenant) as uow:
+        start = max(c.started_at for c in uow.session.scalars(select(SlaClock)))
+    now = start + timedelta(minutes=6)  # first response at 50 % for both
+    with unit_of_work(tenant) as holder:
+        assert len(sla._open_clocks(holder.session, [held])) == 2
+        with unit_of_work(tenant) as uow:
+            fired = check_due(uow, now)
+        assert {f.task_id for f in fired} == {free}
+    with unit_of_work(tenant) as uow:
+        fired = check_due(uow, now)
+    assert {(f.task_id, f.target, f.percent) for f in fired} == {(held, "first_response", 50)}
