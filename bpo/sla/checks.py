@@ -8,7 +8,8 @@ and chunk (:func:`_fire_statement`) does all of it in PostgreSQL:
    clocks by task. Every other change to a task's clocks locks all of its open
    clocks first (``services._open_clocks``), so it either waits for this firing or
    holds the due clocks this firing then skips: the two never mirror the task's
-   instants from a view the other is changing;
+   instants from a view the other is changing (but for a change that commits in the
+   instant between this statement's snapshot and its lock);
 2. the checkpoints each has reached and not fired: every clock keeps all of its
    checkpoint instants (``checkpoint_pcts`` / ``checkpoint_ats``, computed in Python
    by ``clock.plan`` whenever the clock changes), so firing only compares instants;
