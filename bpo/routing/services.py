@@ -149,7 +149,7 @@ class Pushed:
     """The agent a push chose, and their claim (None: the claim refused meanwhile)."""
 
     agent_id: int
-    claimed: "Claimed | None"
+    claimed: Claimed | None
 
 
 def push(

@@ -76,9 +76,13 @@ def plan(calendar: Calendar, clock: Clock) -> list[tuple[int, datetime]]:
     return [(p, checkpoint_at(calendar, clock, p)) for p in (*clock.thresholds, BREACH)]
 
 
+def first_pending(points: list[tuple[int, datetime]], fired: tuple[int, ...]) -> datetime | None:
+    """The instant of the first of ``points`` (level order) not in ``fired``."""
+    return next((at for p, at in points if p not in fired), None)
+
+
 def next_check(calendar: Calendar, clock: Clock) -> datetime | None:
-    pending = checkpoints(calendar, clock)
-    return pending[0][1] if pending else None
+    return first_pending(checkpoints(calendar, clock), clock.fired)
 
 
 def due_now(calendar: Calendar, clock: Clock, now: datetime) -> list[int]:

@@ -141,7 +141,7 @@ def store(row: SlaClock, value: clocks.Clock) -> None:
     row.target_seconds, row.thresholds = value.target_seconds, list(value.thresholds)
     points = clocks.plan(calendar, value)
     row.due_at = points[-1][1] if points else row.due_at  # the breach's instant
-    row.next_check_at = next((at for p, at in points if p not in value.fired), None)
+    row.next_check_at = clocks.first_pending(points, value.fired)
     row.checkpoint_pcts = [p for p, _ in points]
     row.checkpoint_ats = [at for _, at in points]
 
@@ -387,8 +387,11 @@ def on_message(uow: UnitOfWork, task: Task, visibility: str, at: datetime) -> No
 
 def _start_next_response(uow: UnitOfWork, task: Task, at: datetime) -> None:
     session = uow.session
-    _open_clocks(session, [task.id])  # held while the new clock joins them (see below)
-    rows = session.scalars(select(SlaClock).where(SlaClock.task_id == task.id)).all()
+    # Every clock of the task, locked as :func:`_open_clocks` locks the open ones (the
+    # new clock joins them; closed ones tell whether a reply came before).
+    rows = session.scalars(
+        select(SlaClock).where(SlaClock.task_id == task.id).order_by(SlaClock.id).with_for_update()
+    ).all()
     if any(r.target == "first_response" and r.state in ("running", "paused") for r in rows):
         return  # still waiting for the first response
     if any(r.target == "next_response" and r.state in ("running", "paused") for r in rows):
@@ -516,14 +519,6 @@ def mirror_many(uow: UnitOfWork, task_ids: list[int]) -> dict[int, datetime | No
     return {task_id: due.get(task_id) for task_id in task_ids}
 
 
-@dataclass(frozen=True, slots=True)
-class ClockRef:
-    """What the rollup tally needs of a clock."""
-
-    task_id: int
-    target: str
-
-
 # -- rollups -------------------------------------------------------------------------
 
 
@@ -534,7 +529,7 @@ class Tally:
     def __init__(self) -> None:
         self.counts: dict[tuple[date, int, str], dict[str, int]] = {}
 
-    def _add(self, row: "SlaClock | ClockRef", at: datetime, column: str) -> None:
+    def _add(self, row: SlaClock, at: datetime, column: str) -> None:
         key = (at.astimezone(UTC).date(), row.task_id, row.target)
         counts = self.counts.setdefault(key, {"met": 0, "missed": 0, "breaches": 0})
         counts[column] += 1
@@ -542,7 +537,7 @@ class Tally:
     def stopped(self, row: SlaClock, at: datetime, *, late: bool) -> None:
         self._add(row, at, "missed" if late else "met")
 
-    def breach(self, row: "SlaClock | ClockRef", at: datetime) -> None:
+    def breach(self, row: SlaClock, at: datetime) -> None:
         self._add(row, at, "breaches")
 
     def write(self, uow: UnitOfWork) -> None:

@@ -68,13 +68,9 @@ def test_sql_on_shift_agrees_with_python(app, plan, zone, at):
     with unit_of_work() as uow:
         in_sql = uow.session.scalar(
             text("SELECT bpo.on_shift(CAST(:plan AS jsonb), :zone, :at)"),
-            {"plan": _json(plan), "zone": zone, "at": at},
+            {"plan": json.dumps(plan), "zone": zone, "at": at},
         )
     assert in_sql is on_shift(parse_all(plan), zone, at)
-
-
-def _json(value: object) -> str:
-    return json.dumps(value)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -123,14 +119,13 @@ def test_sql_push_chooses_the_agent_the_rules_choose(app, seed):
         )
     pool = _pool(tenant_ids)
     scatter_flags(rnd, pool, team)
-    given, nobody = 0, 0
+    given = 0
     for work in sorted(_pool(tenant_ids), key=rules.urgency):
         with unit_of_work() as uow:
             expected = rules.choose(agents(uow.session, team, now), work)
             pushed = push(uow.session, work.tenant_id, work.task_id, now)
         if expected is None:
             assert pushed is None
-            nobody += 1
             continue
         assert pushed is not None and pushed.agent_id == expected.id
         assert pushed.claimed is not None and pushed.claimed.task_id == work.task_id
