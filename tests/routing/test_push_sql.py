@@ -4,6 +4,7 @@ and ``shifts.on_shift`` are their definitions. These tests hold the SQL to them.
 import json
 import random
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -75,8 +76,8 @@ def test_sql_on_shift_agrees_with_python(app, plan, zone, at):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_sql_push_chooses_the_agent_the_rules_choose(app, seed):
-    """Random agents (skills, levels, capacity, presence, shifts in their zones,
-    overflow groups, declines) and a random pool: each push gives the task to
+    """Random agents (skills, levels, capacity, presence, a shift in their zone that
+    runs now or later, overflow groups, declines) and a random pool: each push gives the task to
     ``rules.choose`` of the agents as they stand just before it, or to nobody."""
     rnd = random.Random(seed)
     tenants = [new_tenant(), new_tenant()]
@@ -86,30 +87,35 @@ def test_sql_push_chooses_the_agent_the_rules_choose(app, seed):
     tenant_ids = sorted({item(t, 1).tenant_id for t in tenants})
     now = utcnow()
     team = []
-    for _ in range(rnd.randint(3, 7)):
-        served = [t for t in tenants if rnd.random() < 0.7] or [tenants[0]]
-        start = rnd.randrange(0, 24)
-        shifts = [  # on shift now in their zone, or a shift elsewhere in the week
-            {"day": d, "start": f"{start:02d}:00", "end": f"{(start + 12) % 24:02d}:00"}
-            for d in DAYS
-            if rnd.random() < 0.6
-        ]
-        team.append(
-            make_agent(
-                served,
-                skills={
-                    s: rnd.randint(1, 4)
-                    for s in ALL_SKILLS
-                    if s.split(".")[0] in KINDS and rnd.random() < 0.8
-                },
-                capacity={k: rnd.randint(0, 5) for k in KINDS},
-                presence=rnd.choice([rules.Presence.ONLINE] * 4 + [rules.Presence.AWAY]),
-                shifts=shifts or None,
-                overflow=[t for t in served if rnd.random() < 0.3],
-            )
-        )
-    for agent_id in team:
+    for n in range(rnd.randint(3, 7)):
+        # The first agent may take nearly anything, so some pushes always happen.
+        strong = n == 0
+        served = tenants if strong else [t for t in tenants if rnd.random() < 0.7] or [tenants[0]]
         zone = rnd.choice(ZONES)
+        # One twelve-hour shift where they live: running now, or starting later
+        # (decided by the seed, whatever the hour the test runs at).
+        local = now.astimezone(ZoneInfo(zone))
+        hours = -rnd.randrange(0, 11) if strong or rnd.random() < 0.7 else rnd.randrange(1, 11)
+        begin = (local + timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
+        shift = {
+            "day": DAYS[begin.weekday()],
+            "start": f"{begin.hour:02d}:00",
+            "end": f"{(begin.hour + 12) % 24:02d}:00",
+        }
+        agent_id = make_agent(
+            served,
+            skills={
+                s: 4 if strong else rnd.randint(1, 4)
+                for s in ALL_SKILLS
+                if s.split(".")[0] in KINDS and (strong or rnd.random() < 0.8)
+            },
+            capacity={k: 5 if strong else rnd.randint(0, 5) for k in KINDS},
+            presence=rules.Presence.ONLINE
+            if strong
+            else rnd.choice([rules.Presence.ONLINE] * 4 + [rules.Presence.AWAY]),
+            shifts=[shift],
+            overflow=[t for t in served if rnd.random() < 0.3],
+        )
         sql("UPDATE bpo.staff_users SET timezone = :z WHERE id = :a", z=zone, a=agent_id)
         sql(
             "UPDATE bpo.agent_profiles SET last_assigned_at = now() - make_interval(mins => :m)"
@@ -117,6 +123,7 @@ def test_sql_push_chooses_the_agent_the_rules_choose(app, seed):
             m=rnd.choice([1, 5, 5, 30]),  # ties too: then the lower id
             a=agent_id,
         )
+        team.append(agent_id)
     pool = _pool(tenant_ids)
     scatter_flags(rnd, pool, team)
     given = 0
