@@ -184,6 +184,36 @@ def _fresh_redis(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("app").extensions["bpo"].redis.flushdb()
 
 
+# Profiles whose ``held`` (kept by the work index's trigger) differs from the sum of
+# what the index shows them holding.
+HELD_DRIFT = """
+SELECT p.staff_id, p.held, coalesce(h.held, '{}') AS counted
+  FROM bpo.agent_profiles p
+  LEFT JOIN (SELECT l.assignee_id, jsonb_object_agg(l.kind, l.units) AS held
+               FROM (SELECT w.assignee_id, w.kind, sum(w.weight) AS units
+                       FROM bpo.work_items w
+                      WHERE w.state IN ('assigned', 'in_progress', 'waiting_on_client',
+                                        'rejected')
+                      GROUP BY 1, 2) l
+              GROUP BY 1) h ON h.assignee_id = p.staff_id
+ WHERE (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}')
+          FROM jsonb_each(p.held) e WHERE e.value <> '0') <> coalesce(h.held, '{}')
+"""
+
+
+@pytest.fixture(autouse=True)
+def _held_units_agree(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test, each agent's units held (kept by a trigger) are what the work
+    index shows them holding: every path the suite takes keeps the two in step."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    engine = request.getfixturevalue("app").extensions["bpo"].engine
+    with engine.connect() as connection:
+        drift = connection.exec_driver_sql(HELD_DRIFT).all()
+    assert drift == [], f"units held out of step with the work index: {drift}"
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()

@@ -1,19 +1,23 @@
 """Assignment: the one claim that push (routing jobs) and pull ("Next task") share.
 
-A claim is one transaction that
+A claim is one statement, ``bpo.claim_work`` (migrations s0006, s0009, s0010), in
+the caller's transaction, that
 
-1. locks the agent's profile row and reads what routing needs of them (tenants
-   served, overflow groups, skills, capacity, shifts, presence, held load) in one
-   statement, so two claims for the same agent never overrun their capacity;
-2. checks presence and shift with :mod:`bpo.routing.rules`, and turns the rest of
-   the rules (tenant, skills, capacity, declined before, overflow) into the
-   ``WHERE`` of one ``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)`` on
-   the work index, ordered most urgent first (SLA due, priority, age);
-3. moves the claimed task in its tenant's schema (audit event included) with one
-   cached statement per tenant, in the same transaction.
+1. locks the agent's profile row and reads in that statement what routing needs of
+   them (tenants served, overflow groups, skill tokens, capacity, units held, the
+   week's shifts, presence), so two claims for the same agent never overrun their
+   capacity;
+2. checks presence and shift, and turns the rest of the rules of
+   :mod:`bpo.routing.rules` (tenant, skills, capacity, declined before, overflow)
+   into the ``WHERE`` of a ``SELECT … FOR UPDATE SKIP LOCKED LIMIT 1`` on the work
+   index, ordered most urgent first (SLA due, priority, age);
+3. assigns the index row (a trigger books its units on the profile) and moves the
+   task in its tenant's schema, audit event included.
 
 So no task is ever held by two agents: the index row is the lock, and a claimer
-skips rows another claimer holds rather than queueing behind them.
+skips rows another claimer holds rather than queueing behind them. The rules live
+in Python too (manual checks, the supervisor's pages, and the tests that hold the
+SQL to them).
 """
 
 import json
@@ -32,7 +36,7 @@ from bpo.work.index import DISPATCH_GRACE
 from bpo.work.services import transition_many
 from bpo.work.states import Status
 from bpo.work.types import TYPES
-from bpo.workforce.services import HOLDING, IDLE_AFTER, idle_presence
+from bpo.workforce.services import IDLE_AFTER, idle_presence
 from bpo.workforce.shifts import on_shift, parse_all
 
 POOL = Status.QUEUED
@@ -68,7 +72,8 @@ def settings() -> dict[str, Any]:
 
 # -- the agent as routing sees them ------------------------------------------------
 
-# The profile as routing reads it: tenants served, overflow groups, and the load held.
+# The profile as routing reads it: tenants served, overflow groups, and the units held
+# (``held``, kept by the work index's trigger; migration s0010).
 AGENT_SQL = text(
     """
 SELECT p.staff_id, p.skills::text AS skills, p.capacity::text AS capacity,
@@ -78,15 +83,11 @@ SELECT p.staff_id, p.skills::text AS skills, p.capacity::text AS capacity,
              WHERE m.staff_id = p.staff_id AND m.role = 'agent') AS tenants,
        ARRAY(SELECT m.tenant_id FROM bpo.staff_memberships m
              WHERE m.staff_id = p.staff_id AND m.role = 'agent' AND m.overflow) AS overflow,
-       (SELECT coalesce(jsonb_object_agg(l.kind, l.units), '{}') FROM (
-            SELECT w.kind, sum(w.weight) AS units FROM bpo.work_items w
-            WHERE w.assignee_id = p.staff_id AND w.state = ANY(:holding)
-            GROUP BY w.kind) l) AS load
+       p.held AS load
   FROM bpo.agent_profiles p JOIN bpo.staff_users s ON s.id = p.staff_id
  WHERE p.staff_id = ANY(:ids) AND s.active
 """
 )
-HOLDING_VALUES = [s.value for s in HOLDING]
 
 
 def _agent(row: Mapping[Any, Any], now: datetime) -> rules.Agent:
@@ -108,7 +109,7 @@ def _agent(row: Mapping[Any, Any], now: datetime) -> rules.Agent:
 
 def agents(session: Session, ids: Sequence[int], now: datetime) -> list[rules.Agent]:
     """Routing's view of the agents ``ids`` at ``now`` (active staff with a profile)."""
-    rows = session.execute(AGENT_SQL, {"ids": list(ids), "holding": HOLDING_VALUES})
+    rows = session.execute(AGENT_SQL, {"ids": list(ids)})
     return [_agent(row._mapping, now) for row in rows]
 
 
@@ -119,12 +120,13 @@ def agent(session: Session, agent_id: int, now: datetime) -> rules.Agent | None:
 
 # -- the claim ---------------------------------------------------------------------
 
-# One round trip: ``bpo.claim_work`` (migrations s0006, s0009) locks the agent's
-# profile, checks presence and shift (``bpo.on_shift``, the SQL twin of
-# :func:`bpo.workforce.shifts.on_shift`), sums the load held (after the lock, so it
-# sees every claim committed before), picks the most urgent pool task the agent may
-# take with FOR UPDATE SKIP LOCKED, updates the index row and the profile, and moves
-# the task in its tenant's schema with its audit event.
+# One round trip: ``bpo.claim_work`` (migrations s0006, s0009, s0010) locks the
+# agent's profile and reads in that statement what routing needs of it (units held
+# included: the lock waits for anyone changing them), checks presence and shift
+# (``bpo.on_shift``, the SQL twin of :func:`bpo.workforce.shifts.on_shift`), picks
+# the most urgent pool task the agent may take with FOR UPDATE SKIP LOCKED, updates
+# the index row (whose trigger books the units on the profile), and moves the task
+# in its tenant's schema with its audit event.
 CLAIM_SQL = text(
     "SELECT tenant_id, slug, task_id, kind, type, weight, over_capacity FROM bpo.claim_work("
     "CAST(:agent AS bigint), CAST(:now AS timestamptz), CAST(:lease AS timestamptz),"

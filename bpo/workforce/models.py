@@ -3,8 +3,8 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import FetchedValue, ForeignKey, String, text
+from sqlalchemy.dialects.postgresql import ARRAY, INT4MULTIRANGE, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bpo.identity.models import StaffUser
@@ -35,5 +35,17 @@ class AgentProfile(SharedModel):
     last_seen_at: Mapped[datetime | None]
     last_assigned_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(String(300))
+    # Kept by the database (triggers of migration s0010), never written here: what
+    # routing's SQL reads of ``shifts`` and ``skills``, and the units held per kind
+    # (kept from the work index, as is ``last_assigned_at``).
+    shift_week: Mapped[Any] = mapped_column(
+        INT4MULTIRANGE, server_default=text("'{}'"), server_onupdate=FetchedValue()
+    )
+    skill_tokens: Mapped[list[str]] = mapped_column(
+        ARRAY(String), server_default=text("'{}'"), server_onupdate=FetchedValue()
+    )
+    held: Mapped[dict[str, int]] = mapped_column(
+        JSONB, server_default=text("'{}'"), server_onupdate=FetchedValue()
+    )
 
     staff: Mapped[StaffUser] = relationship(lazy="joined")

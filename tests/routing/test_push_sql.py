@@ -1,5 +1,5 @@
-"""The push and the shift check run in PostgreSQL (migration s0009); the rules module
-and ``shifts.on_shift`` are their definitions. These tests hold the SQL to them."""
+"""The push and the shift check run in PostgreSQL (migrations s0009, s0010); the rules
+module and ``shifts.on_shift`` are their definitions. These tests hold the SQL to them."""
 
 import json
 import random
@@ -65,10 +65,27 @@ shift_strategy = st.builds(
     zone="UTC",
     at=datetime(2026, 12, 7, 5, 59, 59, 999999, tzinfo=UTC),
 )
+# The first and the last instant of a shift, and one that ends at midnight.
+@example(
+    plan=[{"day": "mon", "start": "09:00", "end": "17:00"}],
+    zone="Europe/Berlin",
+    at=datetime(2026, 12, 7, 8, 0, tzinfo=UTC),
+)
+@example(
+    plan=[{"day": "mon", "start": "09:00", "end": "17:00"}],
+    zone="Europe/Berlin",
+    at=datetime(2026, 12, 7, 16, 0, tzinfo=UTC),
+)
+@example(
+    plan=[{"day": "sun", "start": "12:00", "end": "00:00"}],
+    zone="UTC",
+    at=datetime(2026, 12, 7, 0, 0, tzinfo=UTC),
+)
 def test_sql_on_shift_agrees_with_python(app, plan, zone, at):
+    """``bpo.on_shift`` over the plan as the profile keeps it (``bpo.shift_week``)."""
     with unit_of_work() as uow:
         in_sql = uow.session.scalar(
-            text("SELECT bpo.on_shift(CAST(:plan AS jsonb), :zone, :at)"),
+            text("SELECT bpo.on_shift(bpo.shift_week(CAST(:plan AS jsonb)), :zone, :at)"),
             {"plan": json.dumps(plan), "zone": zone, "at": at},
         )
     assert in_sql is on_shift(parse_all(plan), zone, at)
@@ -176,3 +193,39 @@ def test_push_passes_over_an_agent_another_claim_is_locking(app):
     with unit_of_work() as uow:  # nobody holds anyone: the best again
         pushed = push(uow.session, tenant_id, second_task, now)
     assert pushed is not None and pushed.agent_id == best
+
+
+def test_the_profile_keeps_its_week_and_skill_tokens_in_step(app):
+    """What routing's SQL reads of a profile follows every change of shifts and skills,
+    on creation and on each update, whatever else the update touches."""
+    from bpo.identity.models import StaffUser
+    from bpo.workforce.services import update_profile
+
+    tenant = new_tenant()
+    nights = [{"day": "sun", "start": "22:00", "end": "06:00"}]
+    agent_id = make_agent([tenant], skills={"support.ticket": 2}, shifts=nights)
+
+    def kept() -> tuple[list[str], bool, bool]:
+        with unit_of_work() as uow:
+            row = uow.session.execute(
+                text(
+                    "SELECT p.skill_tokens, p.shift_week = bpo.shift_week(p.shifts) AS same,"
+                    " bpo.on_shift(p.shift_week, 'UTC', CAST(:mon_5am AS timestamptz)) AS on"
+                    " FROM bpo.agent_profiles p WHERE p.staff_id = :a"
+                ),
+                {"a": agent_id, "mon_5am": datetime(2026, 12, 7, 5, tzinfo=UTC)},
+            ).one()
+        return row.skill_tokens, row.same, row.on
+
+    assert kept() == (rules.skill_tokens({"support.ticket": 2}), True, True)
+    with unit_of_work() as uow:
+        staff = uow.session.get(StaffUser, agent_id)
+        update_profile(
+            uow.session,
+            staff,
+            {
+                "skills": {"accounting.invoice": 1},
+                "shifts": [{"day": "mon", "start": "09:00", "end": "17:00"}],
+            },
+        )
+    assert kept() == (["accounting.invoice@1"], True, False)
