@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from werkzeug.utils import import_string
 
 from bpo.config import load_config
+from bpo.core.pool import ping_when_idle
 from bpo.core.throttle import LoginThrottle
 from bpo.core.uow import Dispatcher, close_request_uow, finish_request_uow
 from bpo.extensions import csrf, db, login_manager
@@ -91,6 +92,7 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Any) -> Fl
     login_manager.init_app(app)
     with app.app_context():
         engine = db.engine
+    ping_when_idle(engine)
     client = redis_client(app.config["REDIS_URL"])
     app.extensions["bpo"] = PlatformState(
         engine=engine,

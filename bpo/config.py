@@ -105,7 +105,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url),
         "SQLALCHEMY_ENGINE_OPTIONS": {
-            "pool_pre_ping": True,  # recover by itself after PostgreSQL restarts
+            # No pool_pre_ping: bpo.core.pool pings only connections idle a while.
             "pool_size": int(env.get("BPO_DB_POOL_SIZE", "5")),
             "max_overflow": int(env.get("BPO_DB_MAX_OVERFLOW", "10")),
             "pool_timeout": 5,

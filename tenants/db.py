@@ -29,6 +29,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Functions every tenant schema has: CREATE statements in which ``{schema}`` stands for
+# the quoted schema name. Models' modules add theirs; provisioning creates them after
+# the tables, and the tenant revision that adds or changes one carries its own copy.
+TENANT_FUNCTIONS: list[str] = []
+
+
 class SharedModel(DeclarativeBase):
     """Base of provider-level tables in schema ``bpo``."""
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from tenants.binding import quoted_schema
-from tenants.db import TENANT_PLACEHOLDER, TenantModel, utcnow
+from tenants.db import TENANT_FUNCTIONS, TENANT_PLACEHOLDER, TenantModel, utcnow
 from tenants.migrations import head_revision
 from tenants.models import Tenant, TenantStatus
 from tenants.naming import schema_name, validate_slug
@@ -50,7 +50,8 @@ def tenant_head() -> str:
 
 @functools.cache
 def _tenant_ddl(dialect: Dialect) -> tuple[str, ...]:
-    """Every tenant table and index as DDL text with a schema token, compiled once.
+    """Every tenant table, index and function as DDL text with a schema token, compiled
+    once.
 
     Compiling ``create_all`` per tenant was a third of provisioning time
     (bench/provision.py); the statements are the same for every tenant.
@@ -65,6 +66,7 @@ def _tenant_ddl(dialect: Dialect) -> tuple[str, ...]:
             str(CreateIndex(index).compile(dialect=dialect, schema_translate_map=translate))
             for index in table.indexes
         ]
+    statements += [function.replace("{schema}", _SCHEMA_TOKEN) for function in TENANT_FUNCTIONS]
     return tuple(statements)
 
 

@@ -80,7 +80,8 @@ def test_only_named_tenants_are_migrated(engine, world):
 
 
 def _shape(engine, slug: str) -> dict[str, set[tuple]]:
-    """Columns, constraints and indexes of a tenant schema, with the schema name removed."""
+    """Columns, constraints, indexes and functions of a tenant schema, with the schema
+    name removed."""
     schema = f"tenant_{slug}"
     with engine.connect() as c:
         columns = c.execute(
@@ -101,6 +102,13 @@ def _shape(engine, slug: str) -> dict[str, set[tuple]]:
             text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = :s"),
             {"s": schema},
         ).all()
+        functions = c.execute(
+            text(
+                "SELECT proname, pg_get_function_identity_arguments(oid), prosrc FROM pg_proc"
+                " WHERE pronamespace = CAST(:s AS regnamespace)"
+            ),
+            {"s": schema},
+        ).all()
 
     def strip(row) -> tuple:
         return tuple(str(v).replace(f"{schema}.", "").replace(f'"{schema}".', "") for v in row)
@@ -109,6 +117,7 @@ def _shape(engine, slug: str) -> dict[str, set[tuple]]:
         "columns": {strip(r) for r in columns},
         "constraints": {strip(r) for r in constraints},
         "indexes": {strip(r) for r in indexes},
+        "functions": {strip(r) for r in functions},
     }
 
 
@@ -121,8 +130,8 @@ def test_the_tenant_tree_builds_the_same_schema_as_provisioning(engine, world):
     report = migrate_tenants(engine, only=[migrated])
     assert report.ok and report.migrated == [migrated]
     by_tree, by_ddl = _shape(engine, migrated), _shape(engine, provisioned)
-    assert by_tree["columns"] and by_tree["indexes"]
-    for part in ("columns", "constraints", "indexes"):
+    assert by_tree["columns"] and by_tree["indexes"] and by_tree["functions"]
+    for part in ("columns", "constraints", "indexes", "functions"):
         only_tree, only_ddl = by_tree[part] - by_ddl[part], by_ddl[part] - by_tree[part]
         assert (sorted(only_tree), sorted(only_ddl)) == ([], []), part
 
