@@ -14,10 +14,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
 
-from sqlalchemy import text, update
+from sqlalchemy import update
 
+from bpo.core import prepared
 from bpo.core.actors import SYSTEM
 from bpo.core.uow import UnitOfWork, unit_of_work
 from bpo.routing import rules
@@ -76,53 +76,53 @@ _WORK_COLUMNS = (
 
 
 @lru_cache(maxsize=4096)
-def _queue_statement(slug: str) -> Any:
+def _queue_statement(slug: str) -> str:
     """The routing step before the pushes, as one statement per tenant (cached).
 
     ``new`` → ``queued`` for the tasks whose ``defer_until`` has come (index row,
     task row and audit event); the deferred ones get their dispatch due when it
     comes (the reconciler picks them up); every pool task among the ids is marked
     dispatched and returned as the rules see it. A routing job runs this first: one
-    prepared text statement rather than seven ORM statements to compile and send.
+    statement prepared on the server (:mod:`bpo.core.prepared`) rather than seven ORM
+    statements to compile and send.
     Rows are found by the work index's primary key (tenant, task), never by scanning
     the pool.
     The schema is named from the validated slug and quoted (``schema_name``), as
     ``transition_many``'s translated statements would name it.
     """
     schema = schema_name(slug)
-    return text(
-        f"""
-WITH tid AS (SELECT id FROM bpo.tenants WHERE slug = :slug),
+    return f"""
+WITH tid AS (SELECT id FROM bpo.tenants WHERE slug = %(slug)s),
 deferred AS (
     SELECT id, defer_until FROM "{schema}".tasks
-    WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'new' AND defer_until > :now
+    WHERE id = ANY(CAST(%(ids)s AS bigint[])) AND status = 'new' AND defer_until > %(now)s
 ), later AS (
     UPDATE bpo.work_items w SET dispatch_due_at = d.defer_until
     FROM deferred d
-    WHERE w.tenant_id = (SELECT id FROM tid) AND w.task_id = ANY(CAST(:ids AS bigint[]))
+    WHERE w.tenant_id = (SELECT id FROM tid) AND w.task_id = ANY(CAST(%(ids)s AS bigint[]))
       AND w.task_id = d.id
     RETURNING w.task_id
 ), queued AS (
     UPDATE bpo.work_items w
-    SET state = 'queued', queued_at = :now, dispatch_due_at = NULL, updated_at = :now
-    WHERE w.tenant_id = (SELECT id FROM tid) AND w.task_id = ANY(CAST(:ids AS bigint[]))
+    SET state = 'queued', queued_at = %(now)s, dispatch_due_at = NULL, updated_at = %(now)s
+    WHERE w.tenant_id = (SELECT id FROM tid) AND w.task_id = ANY(CAST(%(ids)s AS bigint[]))
       AND w.state = 'new'
       AND w.task_id NOT IN (SELECT id FROM deferred)
     RETURNING {_WORK_COLUMNS}
 ), waiting AS (
     UPDATE bpo.work_items w SET dispatch_due_at = NULL
-    WHERE w.tenant_id = (SELECT id FROM tid) AND w.task_id = ANY(CAST(:ids AS bigint[]))
+    WHERE w.tenant_id = (SELECT id FROM tid) AND w.task_id = ANY(CAST(%(ids)s AS bigint[]))
       AND w.state = 'queued'
     RETURNING {_WORK_COLUMNS}
 ), moved AS (
-    UPDATE "{schema}".tasks t SET status = 'queued', updated_at = :now
-    WHERE t.id = ANY(CAST(:ids AS bigint[])) AND t.id IN (SELECT task_id FROM queued)
+    UPDATE "{schema}".tasks t SET status = 'queued', updated_at = %(now)s
+    WHERE t.id = ANY(CAST(%(ids)s AS bigint[])) AND t.id IN (SELECT task_id FROM queued)
       AND t.status = 'new'
     RETURNING t.id
 ), audit AS (
     INSERT INTO "{schema}".audit_events
         (at, actor, action, subject_type, subject_id, from_state, to_state, reason, data)
-    SELECT :now, :actor, 'transition', 'task', moved.id, 'new', 'queued', :reason, '{{}}'
+    SELECT %(now)s, %(actor)s, 'transition', 'task', moved.id, 'new', 'queued', %(reason)s, '{{}}'
     FROM moved
     RETURNING subject_id
 )
@@ -135,7 +135,6 @@ UNION ALL SELECT 'moved', subject_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 
 UNION ALL SELECT 'queued', w.* FROM queued w
 UNION ALL SELECT 'pool', w.* FROM waiting w
 """  # noqa: S608
-    )
 
 
 def _queue_new(
@@ -143,7 +142,8 @@ def _queue_new(
 ) -> tuple[int, list[int], list[int], list[rules.Work]]:
     """Run :func:`_queue_statement`: (tenant id, queued ids, deferred ids, pool)."""
     slug = _slug(uow)
-    rows = uow.session.execute(
+    rows = prepared.rows(
+        uow.session,
         _queue_statement(slug),
         {
             "slug": slug,
@@ -152,7 +152,7 @@ def _queue_new(
             "actor": SYSTEM.ref,
             "reason": "waiting for an agent",
         },
-    ).all()
+    )
     tenant_ids = [int(r.task_id) for r in rows if r.what == "tenant"]
     if not tenant_ids:
         raise LookupError(f"no tenant {slug!r}")

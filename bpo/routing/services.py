@@ -30,6 +30,7 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from bpo.core import prepared
 from bpo.core.actors import SYSTEM, Actor
 from bpo.routing import rules
 from bpo.work.index import DISPATCH_GRACE
@@ -143,22 +144,6 @@ PUSH_SQL = (
 )
 
 
-def _call(session: Session, statement: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
-    """One row of ``statement`` run in the session's transaction by psycopg itself,
-    prepared on the server once per connection.
-
-    For the claim and the push only, the statements every assignment runs: they are
-    one function call each, and SQLAlchemy's statement handling (compiling, binding,
-    wrapping the result) cost about a third of a claim's time in Python. Everything
-    else speaks SQLAlchemy.
-    """
-    driver = session.connection().connection.driver_connection
-    if driver is None:
-        raise RuntimeError("the session's connection is closed")
-    row: tuple[Any, ...] | None = driver.execute(statement, params, prepare=True).fetchone()
-    return row
-
-
 @dataclass(frozen=True)
 class Pushed:
     """The agent a push chose, and their claim (None: the claim refused meanwhile)."""
@@ -177,7 +162,7 @@ def push(
     """Give pool task ``task_id`` to the best agent who may take it, except ``exclude``
     (push). None: nobody may, or the task is no longer in the pool. Runs in the
     caller's transaction, which must commit for the claim to count."""
-    row = _call(
+    row = prepared.row(
         session,
         PUSH_SQL,
         {
@@ -191,15 +176,18 @@ def push(
     )
     if row is None:
         return None
-    agent_id, *claim = row
-    return Pushed(int(agent_id), _claimed(claim) if claim[2] is not None else None)
+    return Pushed(int(row.agent_id), _claimed(row) if row.task_id is not None else None)
 
 
-def _claimed(row: Sequence[Any]) -> Claimed:
-    """A claim from the columns ``bpo.claim_work`` returns, in its order."""
-    tenant_id, slug, task_id, kind, type_, weight, over_capacity = row
+def _claimed(row: Any) -> Claimed:
     return Claimed(
-        int(tenant_id), slug, int(task_id), kind, type_, int(weight), bool(over_capacity)
+        int(row.tenant_id),
+        row.slug,
+        int(row.task_id),
+        row.kind,
+        row.type,
+        int(row.weight),
+        bool(row.over_capacity),
     )
 
 
@@ -214,7 +202,7 @@ def _claim(
     only: tuple[int, int] | None = None,
     manual: bool = False,
 ) -> Claimed | None:
-    row = _call(
+    row = prepared.row(
         session,
         CLAIM_SQL,
         {
