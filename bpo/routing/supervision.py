@@ -311,7 +311,8 @@ def reassign(
     """Move tasks of ``tenant`` to ``to_agent`` or, for None, back to the pool.
 
     Held tasks (assigned, in progress, rejected) are given back first without an
-    attempt counted, then assigned by hand; pool tasks are just assigned. A task
+    attempt counted, then assigned by hand; pool tasks are just assigned. A task sent
+    back to the pool is not routed to its previous holder again (as after a decline). A task
     that cannot move to ``to_agent`` stays where it was and is reported in
     ``refused``. The previous holders are refilled after commit.
     """
@@ -333,10 +334,13 @@ def reassign(
         try:
             with session.begin_nested():
                 if item.state is not Status.QUEUED:
+                    # Back to the pool: routing must not hand it straight back to the
+                    # agent it was taken from (they have the most room now); the
+                    # supervisor may still give it to them by hand.
                     give_back(
                         session, tenant.id, tenant.slug, [task_id], actor,
                         "reassigned by a supervisor", now,
-                        states=RETURNABLE, count_attempt=False,
+                        states=RETURNABLE, count_attempt=False, decline=to_agent is None,
                     )  # fmt: skip
                 if to_agent is not None:
                     claimed = assign_by_hand(session, to_agent, tenant.id, task_id, actor, now)

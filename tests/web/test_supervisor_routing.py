@@ -355,6 +355,31 @@ def test_bulk_reassign_to_an_agent_then_back_to_the_pool(client, app):
     assert moves.count("reassigned by a supervisor") == 2
 
 
+def test_back_to_the_pool_is_not_routed_straight_back_to_its_holder(client, app):
+    """The agent a supervisor took the task from has the most room afterwards; routing
+    passes over them (as after a decline), and the supervisor may still assign by hand."""
+    a = new_tenant()
+    holder = make_agent([a])  # roomy
+    (task,) = pooled(a)
+    assert item(a, task).assignee_id == holder
+    other = make_agent([a], capacity={"support": 1})  # less room than the holder
+    pool_url = f"/supervisor/tenants/{a}/pool"
+    signed_in(client, a)
+    response = post(client, f"{pool_url}/reassign", pool_url, {"task_ids": [task], "to": "pool"})
+    assert response.status_code == 303
+    assert item(a, task).declined_by == [holder]
+    assert "passed over \u00d71" in client.get(pool_url).get_data(as_text=True)
+    router.route(a, [task])  # the job the reassignment queued
+    assert item(a, task).assignee_id == other
+
+    post(client, f"{pool_url}/reassign", pool_url, {"task_ids": [task], "to": "pool"})
+    router.route(a, [task])  # nobody else may take it: it waits
+    assert item(a, task).state is Status.QUEUED
+    response = post(client, f"{pool_url}/assign", pool_url, {"task_id": task, "agent_id": holder})
+    assert response.status_code == 303
+    assert item(a, task).assignee_id == holder
+
+
 def test_bulk_actions_with_nothing_ticked_say_so_on_the_pool_page(client, app):
     a = new_tenant()
     task = pooled(a)[0]
