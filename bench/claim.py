@@ -19,6 +19,14 @@ What is measured against what, and why:
   and after the service side (its rate is the mean of both), so drift on a shared
   machine weighs on both sides alike.
 
+* **Function claim** (for the record, not in the ratio): 16 processes calling
+  ``bpo.claim_work`` itself, the statement the service sends, from autocommit psycopg
+  connections with no Python around it, for 16 agents of a second tenant with the
+  same pool. It shows how much of the gap is the claim's own work in PostgreSQL (lock
+  the agent, pick, assign the index row and book the units, move the task and write
+  its audit event: four rows written where the bare claim writes one) and how much
+  is Python and the unit of work.
+
 ``claim_ratio`` is service rate / bare rate (goal ≥ 0.7). Every claim's task is
 collected from both sides and ``double_claims`` counts tasks handed out twice (must
 be 0); the service side is also checked in PostgreSQL (one ``assigned`` audit
@@ -42,6 +50,7 @@ CAPACITY = 100  # the most a profile allows; each agent claims exactly this many
 TASKS = 2000  # more than 16 x 100, so the pool never runs dry
 GOAL = 0.7
 SLUG = "bench_claim"
+FUNCTION_SLUG = "bench_claim_fn"  # the function side's own tenant, pool and agents
 
 BARE_CLAIM = """
 UPDATE bench_items SET state = 'assigned', assignee_id = %(agent)s, assigned_at = now(),
@@ -75,6 +84,30 @@ def service_claimer(env: dict[str, str], agent_id: int, start: Any, out: Any) ->
                 break
             latencies.append(time.perf_counter() - t0)
             claims.append((claimed.tenant_id, claimed.task_id))
+    out.put((claims, latencies, time.perf_counter()))
+
+
+FUNCTION_CLAIM = (
+    "SELECT task_id FROM bpo.claim_work(%(agent)s, now(), now() + interval '10 minutes',"
+    " interval '15 minutes', NULL, NULL, NULL, false, 'system', 'bench')"
+)
+
+
+def function_claimer(url: str, agent_id: int, start: Any, out: Any) -> None:
+    import psycopg
+
+    claims: list[tuple[int, int]] = []
+    latencies: list[float] = []
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("SELECT 1")
+        start.wait()
+        while True:
+            t0 = time.perf_counter()
+            row = connection.execute(FUNCTION_CLAIM, {"agent": agent_id}, prepare=True).fetchone()
+            if row is None:
+                break
+            latencies.append(time.perf_counter() - t0)
+            claims.append((0, int(row[0])))
     out.put((claims, latencies, time.perf_counter()))
 
 
@@ -113,7 +146,7 @@ def run_side(target: Any, args_of: Any, agents: list[int]) -> tuple[float, list,
     return len(claims) / elapsed, claims, latencies
 
 
-def setup(env: dict[str, str]) -> tuple[list[int], str]:
+def setup(env: dict[str, str]) -> tuple[list[int], list[int], str]:
     from sqlalchemy import text
 
     from bpo import create_app
@@ -128,16 +161,18 @@ def setup(env: dict[str, str]) -> tuple[list[int], str]:
     engine = app.extensions["bpo"].engine
     with app.app_context():
         migrate_shared(engine)
-        provision(engine, SLUG, "Bench claim")
         priorities = ["low", "normal", "high", "urgent"]
-        with unit_of_work(SLUG) as uow:
-            created = services.create_batch(
-                uow,
-                [{**TICKET, "priority": priorities[i % 4]} for i in range(TASKS)],
-                Actor("client:1", "Bench"),
-            ).created
-        router.route(SLUG, [t.id for t in created])  # nobody serves it yet: all queued
-        agents = make_agents(SLUG, AGENTS, {"support": CAPACITY}, {"support.ticket": 3})
+        teams = []
+        for slug in (SLUG, FUNCTION_SLUG):
+            provision(engine, slug, slug)
+            with unit_of_work(slug) as uow:
+                created = services.create_batch(
+                    uow,
+                    [{**TICKET, "priority": priorities[i % 4]} for i in range(TASKS)],
+                    Actor("client:1", "Bench"),
+                ).created
+            router.route(slug, [t.id for t in created])  # nobody serves it yet: all queued
+            teams.append(make_agents(slug, AGENTS, {"support": CAPACITY}, {"support.ticket": 3}))
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE IF EXISTS public.bench_items"))
             connection.execute(
@@ -148,7 +183,7 @@ def setup(env: dict[str, str]) -> tuple[list[int], str]:
             c.execute(text("VACUUM ANALYZE bpo.work_items"))
     url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     engine.dispose()
-    return agents, url
+    return teams[0], teams[1], url
 
 
 def reset_bare(engine: Any) -> None:
@@ -198,7 +233,7 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     with servers() as (database_url, redis_url), tempfile.TemporaryDirectory() as instance:
         env = app_environ(database_url, redis_url, instance, BPO_DB_POOL_SIZE="2")
-        agents, url = setup(env)
+        agents, function_agents, url = setup(env)
         from sqlalchemy import create_engine
 
         engine = create_engine(
@@ -206,11 +241,15 @@ def main() -> None:
         )
         bare1, bare_claims1, _ = run_side(bare_claimer, lambda a: (url, a), agents)
         service, service_claims, latencies = run_side(service_claimer, lambda a: (env, a), agents)
+        function, function_claims, _ = run_side(
+            function_claimer, lambda a: (url, a), function_agents
+        )
         reset_bare(engine)
         bare2, bare_claims2, _ = run_side(bare_claimer, lambda a: (url, a), agents)
         engine.dispose()
         bare = (bare1 + bare2) / 2
         doubles = sum(n - 1 for n in Counter(service_claims).values() if n > 1)
+        doubles += sum(n - 1 for n in Counter(function_claims).values() if n > 1)
         doubles += sum(n - 1 for n in Counter(bare_claims1).values() if n > 1)
         doubles += sum(n - 1 for n in Counter(bare_claims2).values() if n > 1)
         bad_audit = audit_check(env)
@@ -220,6 +259,10 @@ def main() -> None:
         print(
             f"  latency p50 {p50:.1f} ms, p99 {p99:.1f} ms,"
             f" mean {statistics.mean(latencies) * 1000:.1f} ms"
+        )
+        print(
+            f"function claims: {len(function_claims)} at {function:,.0f}/s"
+            f" ({function / bare:.2f} of bare): the claim statement alone, no Python"
         )
         print(
             f"bare claims:    {len(bare_claims1)} at {bare1:,.0f}/s,"
