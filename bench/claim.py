@@ -89,12 +89,14 @@ def service_claimer(env: dict[str, str], agent_id: int, start: Any, out: Any) ->
 
 FUNCTION_CLAIM = (
     "SELECT task_id FROM bpo.claim_work(%(agent)s, now(), now() + interval '10 minutes',"
-    " interval '15 minutes', NULL, NULL, NULL, false, 'system', 'bench')"
+    " %(idle)s, NULL, NULL, NULL, false, 'system', 'bench')"
 )
 
 
 def function_claimer(url: str, agent_id: int, start: Any, out: Any) -> None:
     import psycopg
+
+    from bpo.workforce.services import IDLE_AFTER
 
     claims: list[tuple[int, int]] = []
     latencies: list[float] = []
@@ -103,7 +105,9 @@ def function_claimer(url: str, agent_id: int, start: Any, out: Any) -> None:
         start.wait()
         while True:
             t0 = time.perf_counter()
-            row = connection.execute(FUNCTION_CLAIM, {"agent": agent_id}, prepare=True).fetchone()
+            row = connection.execute(
+                FUNCTION_CLAIM, {"agent": agent_id, "idle": IDLE_AFTER}, prepare=True
+            ).fetchone()
             if row is None:
                 break
             latencies.append(time.perf_counter() - t0)

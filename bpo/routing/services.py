@@ -1,6 +1,6 @@
 """Assignment: the one claim that push (routing jobs) and pull ("Next task") share.
 
-A claim is one statement, ``bpo.claim_work`` (migrations s0006 to s0011), in
+A claim is one statement, ``bpo.claim_work`` (migrations s0006, s0009, s0010), in
 the caller's transaction, that
 
 1. locks the agent's profile row and reads in that statement what routing needs of
@@ -121,7 +121,7 @@ def agent(session: Session, agent_id: int, now: datetime) -> rules.Agent | None:
 
 # -- the claim ---------------------------------------------------------------------
 
-# One round trip: ``bpo.claim_work`` (migrations s0006 to s0011) locks the
+# One round trip: ``bpo.claim_work`` (migrations s0006, s0009, s0010) locks the
 # agent's profile and reads in that statement what routing needs of it (units held
 # included: the lock waits for anyone changing them), checks presence and shift
 # (``bpo.on_shift``, the SQL twin of :func:`bpo.workforce.shifts.on_shift`), picks

@@ -312,8 +312,8 @@ def reassign(
 
     Held tasks (assigned, in progress, rejected) are given back first without an
     attempt counted, then assigned by hand; pool tasks are just assigned. A task sent
-    back to the pool is not routed to its previous holder again (as after a decline). A task
-    that cannot move to ``to_agent`` stays where it was and is reported in
+    back to the pool is not routed to its previous holder again (as after a decline).
+    A task that cannot move to ``to_agent`` stays where it was and is reported in
     ``refused``. The previous holders are refilled after commit.
     """
     session, result = uow.session, Reassigned()

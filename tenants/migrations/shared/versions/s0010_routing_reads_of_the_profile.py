@@ -28,7 +28,10 @@ waits for any transaction changing it, so it reads the current figure.
 The claim and the push also plan their statements once per connection
 (``plan_cache_mode = force_generic_plan``): PostgreSQL otherwise planned the
 claim's statements afresh on each call, its estimate of the generic plan being
-no better than a fresh one. ``tests/routing/test_push_sql.py`` still holds both
+no better than a fresh one. For the same reason the claim moves the task through
+the tenant schema's own ``assign_from_pool`` (tenant revision t0006) rather than
+dynamic SQL, which was parsed and planned on every claim (a third of its time);
+``bpo db upgrade`` applies the tenant tree right after this one. ``tests/routing/test_push_sql.py`` still holds both
 to their Python definitions.
 """
 
@@ -227,18 +230,12 @@ BEGIN
            lease_until = p_lease, dispatch_due_at = NULL, over_capacity = over,
            declined_by = array_remove(w.declined_by, p_agent), updated_at = p_now
      WHERE w.tenant_id = picked.tenant_id AND w.task_id = picked.task_id;
-    -- 5. The task's own move in its tenant's schema, with its audit event.
+    -- 5. The task's own move in its tenant's schema, with its audit event, by the
+    --    schema's function (t0006): planned once per connection, not per claim.
     SELECT t.slug INTO slug FROM bpo.tenants t WHERE t.id = picked.tenant_id;
-    EXECUTE format(
-        'WITH moved AS (UPDATE %1$I.tasks SET status = ''assigned'', assignee_id = $1,'
-        ' updated_at = $2 WHERE id = $3 AND status = ''queued'' RETURNING id)'
-        ' INSERT INTO %1$I.audit_events (at, actor, action, subject_type, subject_id,'
-        ' from_state, to_state, reason, data)'
-        ' SELECT $2, $4, ''transition'', ''task'', id, ''queued'', ''assigned'', $5,'
-        ' ''{}''::jsonb FROM moved',
-        'tenant_' || slug)
+    EXECUTE format('SELECT %I.assign_from_pool($1, $2, $3, $4, $5)', 'tenant_' || slug)
+       INTO moved
       USING p_agent, p_now, picked.task_id, p_actor, p_reason;
-    GET DIAGNOSTICS moved = ROW_COUNT;
     IF moved <> 1 THEN
         RAISE EXCEPTION 'work index and task disagree for %/%', slug, picked.task_id;
     END IF;

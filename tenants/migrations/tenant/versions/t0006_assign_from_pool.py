@@ -8,7 +8,7 @@ Create Date: 2026-12-06 20:40:00
 SQL naming the tenant's schema, which PostgreSQL parsed and planned on every claim.
 ``assign_from_pool`` does the same with the schema written into it, so it is
 planned once per connection (``bpo.work.models.ASSIGN_FROM_POOL``, which
-provisioning uses for new tenants; the shared revision s0011 calls it).
+provisioning uses for new tenants; the shared revision s0010's claim calls it).
 """
 
 from collections.abc import Sequence
