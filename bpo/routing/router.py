@@ -5,9 +5,10 @@ assignment is a short transaction through :mod:`bpo.routing.services`, so an
 agent's profile lock is held for one claim only: the most urgent task of a job is
 offered to its best candidate in the job's first transaction (so a one-task job
 commits once), every further offer in a transaction of its own. The first step is
-one cached statement per tenant (see :func:`_queue_statement`): seven ORM statements
-cost more to build than to run. Everything here is idempotent: running a job twice
-changes nothing the first run did not already decide.
+one call of the tenant schema's ``queue_for_routing`` (see :func:`_queue_statement`):
+seven ORM statements cost more to build than to run, and the function keeps its plan.
+Everything here is idempotent: running a job twice changes nothing the first run did
+not already decide.
 """
 
 import logging
@@ -69,72 +70,16 @@ def route(tenant: str, task_ids: list[int], now: datetime | None = None) -> Rout
     return result
 
 
-_WORK_COLUMNS = (
-    "w.task_id, w.kind, w.weight, w.required_skills, w.priority_rank, w.created_at,"
-    " w.sla_due_at, w.overflow, w.declined_by"
-)
-
-
 @lru_cache(maxsize=4096)
 def _queue_statement(slug: str) -> str:
-    """The routing step before the pushes, as one statement per tenant (cached).
-
-    ``new`` → ``queued`` for the tasks whose ``defer_until`` has come (index row,
-    task row and audit event); the deferred ones get their dispatch due when it
-    comes (the reconciler picks them up); every pool task among the ids is marked
-    dispatched and returned as the rules see it. A routing job runs this first: one
-    statement prepared on the server (:mod:`bpo.core.prepared`) rather than seven ORM
-    statements to compile and send.
-    Rows are found by the work index's primary key (tenant, task), never by scanning
-    the pool.
-    The schema is named from the validated slug and quoted (``schema_name``), as
-    ``transition_many``'s translated statements would name it.
-    """
-    schema = schema_name(slug)
-    return f"""
-WITH tid AS (SELECT id FROM bpo.tenants WHERE slug = %(slug)s),
-deferred AS (
-    SELECT id, defer_until FROM "{schema}".tasks
-    WHERE id = ANY(CAST(%(ids)s AS bigint[])) AND status = 'new' AND defer_until > %(now)s
-), later AS (
-    UPDATE bpo.work_items w SET dispatch_due_at = d.defer_until
-    FROM deferred d
-    WHERE w.tenant_id = (SELECT id FROM tid) AND w.task_id = ANY(CAST(%(ids)s AS bigint[]))
-      AND w.task_id = d.id
-    RETURNING w.task_id
-), queued AS (
-    UPDATE bpo.work_items w
-    SET state = 'queued', queued_at = %(now)s, dispatch_due_at = NULL, updated_at = %(now)s
-    WHERE w.tenant_id = (SELECT id FROM tid) AND w.task_id = ANY(CAST(%(ids)s AS bigint[]))
-      AND w.state = 'new'
-      AND w.task_id NOT IN (SELECT id FROM deferred)
-    RETURNING {_WORK_COLUMNS}
-), waiting AS (
-    UPDATE bpo.work_items w SET dispatch_due_at = NULL
-    WHERE w.tenant_id = (SELECT id FROM tid) AND w.task_id = ANY(CAST(%(ids)s AS bigint[]))
-      AND w.state = 'queued'
-    RETURNING {_WORK_COLUMNS}
-), moved AS (
-    UPDATE "{schema}".tasks t SET status = 'queued', updated_at = %(now)s
-    WHERE t.id = ANY(CAST(%(ids)s AS bigint[])) AND t.id IN (SELECT task_id FROM queued)
-      AND t.status = 'new'
-    RETURNING t.id
-), audit AS (
-    INSERT INTO "{schema}".audit_events
-        (at, actor, action, subject_type, subject_id, from_state, to_state, reason, data)
-    SELECT %(now)s, %(actor)s, 'transition', 'task', moved.id, 'new', 'queued', %(reason)s, '{{}}'
-    FROM moved
-    RETURNING subject_id
-)
-SELECT 'tenant' AS what, tid.id AS task_id, NULL AS kind, NULL::int AS weight,
-       NULL::varchar[] AS required_skills, NULL::int AS priority_rank,
-       NULL::timestamptz AS created_at, NULL::timestamptz AS sla_due_at,
-       NULL::boolean AS overflow, NULL::bigint[] AS declined_by FROM tid
-UNION ALL SELECT 'deferred', task_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM later
-UNION ALL SELECT 'moved', subject_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM audit
-UNION ALL SELECT 'queued', w.* FROM queued w
-UNION ALL SELECT 'pool', w.* FROM waiting w
-"""  # noqa: S608
+    """The routing step before the pushes: the tenant schema's ``queue_for_routing``
+    (:data:`bpo.work.models.QUEUE_FOR_ROUTING`), one statement prepared on the server
+    (:mod:`bpo.core.prepared`) whose own statements are planned once per connection.
+    The schema is named from the validated slug and quoted (``schema_name``)."""
+    return (
+        f'SELECT * FROM "{schema_name(slug)}".queue_for_routing(%(slug)s,'  # noqa: S608
+        " CAST(%(ids)s AS bigint[]), %(now)s, %(actor)s, %(reason)s)"
+    )
 
 
 def _queue_new(

@@ -65,6 +65,7 @@ def test_worker_killed_mid_job_is_recovered(app, servers, tmp_path):
         text("SELECT 1 FROM bpo.work_items WHERE tenant_id = :t AND task_id = :id FOR UPDATE"),
         {"t": tenant_id, "id": task_id},
     )
+    blocker_pid = lock.execute(text("SELECT pg_backend_pid()")).scalar()
     env = {**os.environ, **app_environ(servers, tmp_path)}
     worker = subprocess.Popen(
         [str(FLASK), "--app", "wsgi", "queues", "worker", "support"],
@@ -83,20 +84,20 @@ def test_worker_killed_mid_job_is_recovered(app, servers, tmp_path):
         def waiting_on_our_lock() -> bool:
             # Its own transaction each time: pg_stat_activity is read once per transaction.
             rows = sql(
-                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND query LIKE '%work_items%'"
+                "SELECT 1 FROM pg_stat_activity WHERE :blocker = ANY(pg_blocking_pids(pid))",
+                blocker=blocker_pid,
             )
             return bool(rows)
 
         _wait(waiting_on_our_lock, what="the job to block on the index row")
-        # RQ puts its work horse in a process group of its own (setpgrp): kill both.
-        horses = _children(worker.pid)
-        assert horses, "the worker runs the job in a forked work horse"
-        for horse in horses:
+        # The job runs in the worker process (SimpleWorker): killing its process group
+        # kills it mid-job. Anything it forked (RQ's scheduler, or a work horse with
+        # --fork, which RQ puts in a group of its own) goes too.
+        for child in _children(worker.pid):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(horse, signal.SIGKILL)  # the horse leads its own group
+                os.killpg(child, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError):
-                os.kill(horse, signal.SIGKILL)
+                os.kill(child, signal.SIGKILL)
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(30)
     finally:

@@ -13,7 +13,15 @@ from bpo.routing.services import NotAssignable, agent, assign_by_hand, claim_nex
 from bpo.work.models import WorkItem
 from bpo.work.states import Status
 from tenants.db import utcnow
-from tests.routing._helpers import create, item, queued, scatter_flags, sql, task
+from tests.routing._helpers import (
+    create,
+    item,
+    queued,
+    scatter_flags,
+    sql,
+    task,
+    transitions_to,
+)
 from tests.support.agents import ALL_SKILLS, make_agent, new_tenant, staff
 from tests.support.factories import invoice_task, reconciliation_task, ticket_task
 
@@ -127,6 +135,28 @@ def test_only_tenants_served(app):
     assert sorted(c.task_id for c in router.fill(agent_id) if c.tenant_slug == mine) == ours
     assert all(c.tenant_slug == mine for c in router.fill(agent_id))
     assert {item(other, t).state for t in theirs} == {Status.QUEUED}
+
+
+def test_a_routing_job_queues_what_is_due_and_schedules_what_is_deferred(app):
+    tenant = new_tenant()  # nobody serves it: everything due waits in the pool
+    later = (utcnow() + timedelta(days=1)).replace(microsecond=0)
+    (deferred,) = create(tenant, defer_until=later.isoformat())
+    (fresh,) = create(tenant)
+    (waiting,) = queued(tenant)
+    routed = router.route(tenant, [deferred, fresh, waiting])
+    assert routed.deferred == [deferred] and routed.queued == [fresh] and not routed.assigned
+    row = item(tenant, deferred)
+    assert row.state == Status.NEW and row.dispatch_due_at == later
+    assert task(tenant, deferred).status == Status.NEW
+    for task_id in (fresh, waiting):
+        row = item(tenant, task_id)
+        assert row.state == Status.QUEUED and row.dispatch_due_at is None
+        assert task(tenant, task_id).status == Status.QUEUED
+    # When its time comes (the reconciler's dispatch), the same step queues it.
+    routed = router.route(tenant, [deferred], now=later + timedelta(seconds=1))
+    assert routed.queued == [deferred] and not routed.deferred
+    assert item(tenant, deferred).state == Status.QUEUED
+    assert transitions_to(tenant, "queued") == {deferred: 1, fresh: 1, waiting: 1}
 
 
 def test_lease_expiry_returns_the_task_keeping_its_age_and_counts_an_attempt(app):
