@@ -42,25 +42,39 @@ def worker(queue: str, burst: bool, fork: bool, log_level: str) -> None:
     Timeouts still hold (RQ's SIGALRM death penalty); a worker that dies is
     restarted by its supervisor (``bpo up``, systemd), and PostgreSQL keeps the work.
     """
-    from rq.worker import SimpleWorker
-
     from queues.runtime import get_app
 
     get_app()  # adopt the configured app before forking work horses
-    worker_class = Worker if fork else SimpleWorker
-    w = worker_class(
-        [get_queue(queue)],
-        connection=redis_connection(),
-        serializer=JSONSerializer,
-        maintenance_interval=MAINTENANCE_SECONDS,
+    make_worker(queue, fork=fork).work(
+        burst=burst, with_scheduler=True, logging_level=log_level.upper()
     )
-    w.work(burst=burst, with_scheduler=True, logging_level=log_level.upper())
 
 
 # RQ's worker retries taking its queue's scheduler (which moves due timers and retries
 # into the queue) at each maintenance, every 10 minutes by default: a worker restarted
 # after its predecessor was killed would leave timers waiting that long. Every minute.
 MAINTENANCE_SECONDS = 60
+
+# How long a worker's registration outlives its last sign of life: it is renewed for
+# this plus a minute whenever the worker heartbeats (an idle one every TTL - 15 s, when
+# its wait for a job times out). RQ's default, 7 minutes, kept a killed worker in
+# ``queues info`` for up to 8; with one minute it is gone within 2.
+WORKER_TTL_SECONDS = 60
+
+
+def make_worker(queue: str, *, fork: bool = False) -> Worker:
+    """The worker ``flask queues worker QUEUE`` runs: jobs in-process (RQ's
+    SimpleWorker) unless ``fork``, JSON, the platform's maintenance and TTL."""
+    from rq.worker import SimpleWorker
+
+    worker_class = Worker if fork else SimpleWorker
+    return worker_class(
+        [get_queue(queue)],
+        connection=redis_connection(),
+        serializer=JSONSerializer,
+        maintenance_interval=MAINTENANCE_SECONDS,
+        worker_ttl=WORKER_TTL_SECONDS,
+    )
 
 
 @queues_cli.command("scheduler")

@@ -5,7 +5,7 @@ import re
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from queues.cli import queues_cli
+from queues.cli import WORKER_TTL_SECONDS, make_worker, queues_cli
 from queues.connection import get_queue
 
 JOB = f"{__name__}.explode"
@@ -86,3 +86,19 @@ def test_requeue_failed_puts_failed_jobs_back_and_says_how_many(app):
 def test_requeue_failed_refuses_an_unknown_queue(app):
     result = app.test_cli_runner().invoke(queues_cli, ["requeue-failed", "--queue", "nope"])
     assert result.exit_code != 0 and "nope" in result.output
+
+
+def test_a_dead_worker_leaves_info_within_two_minutes(app):
+    worker = make_worker("support")
+    worker.register_birth()  # as it starts; then renewed by every heartbeat
+    try:
+        assert counts(run(app, "info"), "support")["workers"] == 1
+        redis = app.extensions["bpo"].redis
+        # Killed now, it would never heartbeat again: its registration runs out by then.
+        assert 0 < redis.ttl(worker.key) <= 120
+        worker.heartbeat()
+        assert 0 < redis.ttl(worker.key) <= WORKER_TTL_SECONDS + 60
+        redis.delete(worker.key)  # as when the registration expires
+        assert counts(run(app, "info"), "support")["workers"] == 0
+    finally:
+        worker.register_death()
