@@ -5,6 +5,7 @@ from flask.cli import with_appcontext
 from rq import Worker
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.serializers import JSONSerializer
+from rq.worker import BaseWorker
 
 from queues import names
 from queues.connection import get_queue, redis_connection
@@ -62,12 +63,12 @@ MAINTENANCE_SECONDS = 60
 WORKER_TTL_SECONDS = 60
 
 
-def make_worker(queue: str, *, fork: bool = False) -> Worker:
+def make_worker(queue: str, *, fork: bool = False) -> BaseWorker:
     """The worker ``flask queues worker QUEUE`` runs: jobs in-process (RQ's
     SimpleWorker) unless ``fork``, JSON, the platform's maintenance and TTL."""
     from rq.worker import SimpleWorker
 
-    worker_class = Worker if fork else SimpleWorker
+    worker_class: type[BaseWorker] = Worker if fork else SimpleWorker
     return worker_class(
         [get_queue(queue)],
         connection=redis_connection(),
