@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from tenants.binding import make_session
@@ -87,6 +87,23 @@ class UnitOfWork:
         except BaseException:
             del self._after_commit[mark:]
             raise
+
+    def redoable(self) -> None:
+        """Say this unit's work is redone if it is lost: its commit need not wait for
+        the disk (``synchronous_commit`` off, for this transaction only).
+
+        For the routing steps alone, whose every loss the reconciler makes good: a
+        task's dispatch stays due (in the work index) until the step that queues it
+        commits, and a task in the pool goes to an agent with room at the reconciler's
+        fill. So if PostgreSQL crashes in the moment between such a commit and its
+        flush (up to three times ``wal_writer_delay``, 0.6 s by default), the task is
+        routed again. Nothing is ever
+        half-written: an asynchronous commit is lost whole or kept whole, and any later
+        commit that waits for the disk (an agent starting the task) flushes it too. A
+        worker runs one job at a time, so every flush it waited for was time lost
+        (``bench/routing.py``: 0.42 to 0.57 of the no-op rate before, 0.60 to 0.68 after).
+        """
+        self.session.execute(text("SET LOCAL synchronous_commit TO off"))
 
     def commit(self) -> None:
         self.session.commit()

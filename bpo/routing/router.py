@@ -52,6 +52,7 @@ def route(tenant: str, task_ids: list[int], now: datetime | None = None) -> Rout
     now = now or utcnow()
     result = Routed()
     with unit_of_work(tenant) as uow:
+        uow.redoable()
         tenant_id, result.queued, result.deferred, pool = _queue_new(uow, task_ids, now)
         pool.sort(key=rules.urgency)
         # The most urgent task is pushed in this transaction (a one-task job, the
@@ -164,6 +165,7 @@ def _push(
     tried = list(tried or [])
     while len(tried) < MAX_CANDIDATES:
         with unit_of_work(tenant) as uow:
+            uow.redoable()
             pushed = push(uow.session, tenant_id, task_id, now, exclude=tried)
         if pushed is None or pushed.claimed is not None:
             return pushed  # nobody may take it, it left the pool, or it is taken

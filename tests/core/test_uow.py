@@ -3,7 +3,7 @@
 import pytest
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bpo.audit.models import AuditEvent
 from bpo.audit.services import record
@@ -54,6 +54,25 @@ def test_a_failing_commit_enqueues_nothing(app, world):
         )  # NOT NULL violated at commit
         uow.defer("queues.jobs.maintenance.record_ping", queue="default", key="k", value="v")
     assert queue.count == 0
+
+
+def test_a_redoable_unit_commits_without_waiting_for_the_disk_and_only_itself(app, world):
+    before = _audit_count(world.alpha)
+    with unit_of_work(world.alpha) as uow:
+        uow.redoable()
+        record(uow.session, actor="system", action="test", subject_type="test")
+        assert uow.session.scalar(text("SHOW synchronous_commit")) == "off"
+        pid = uow.session.scalar(text("SELECT pg_backend_pid()"))
+    assert _audit_count(world.alpha) == before + 1  # committed all the same
+    # The setting ended with its transaction: the same pooled connection waits again.
+    seen = []
+    for _ in range(10):
+        with unit_of_work(world.alpha) as uow:
+            seen.append(uow.session.scalar(text("SELECT pg_backend_pid()")))
+            assert uow.session.scalar(text("SHOW synchronous_commit")) == "on"
+        if seen[-1] == pid:
+            break
+    assert pid in seen, "the connection came back to the pool"
 
 
 def test_deferred_job_runs_on_a_real_worker(app, world):
