@@ -27,6 +27,14 @@ What is measured against what, and why:
   its audit event: four rows written where the bare claim writes one) and how much
   is Python and the unit of work.
 
+* **The ceiling** (for the record, not in the ratio): 16 processes like the service
+  side, each unit of work sending ``SELECT 1`` instead of the claim, and 16 sending
+  ``SELECT 1`` from autocommit psycopg. The difference is what a unit of work costs
+  beyond its statement; every edge of the platform owns one (DESIGN.md). Any claim
+  statement costs at least the bare claim (it picks and updates the same row the same
+  way, and more), so the service's ratio is at most
+  ``bare time / (unit's cost + bare time)``, whatever the claim does.
+
 ``claim_ratio`` is service rate / bare rate (goal ≥ 0.7). Every claim's task is
 collected from both sides and ``double_claims`` counts tasks handed out twice (must
 be 0); the service side is also checked in PostgreSQL (one ``assigned`` audit
@@ -85,6 +93,42 @@ def service_claimer(env: dict[str, str], agent_id: int, start: Any, out: Any) ->
             latencies.append(time.perf_counter() - t0)
             claims.append((claimed.tenant_id, claimed.task_id))
     out.put((claims, latencies, time.perf_counter()))
+
+
+ROUNDS = 400  # statements per process on the ceiling's two sides
+
+
+def empty_unit_claimer(env: dict[str, str], agent_id: int, start: Any, out: Any) -> None:
+    """The service side's loop with ``SELECT 1`` for the claim."""
+    from bpo import create_app
+    from bpo.core import prepared
+    from bpo.core.uow import unit_of_work
+
+    app = create_app(env)
+    done: list[tuple[int, int]] = []
+    with app.app_context():
+        with unit_of_work() as uow:  # connect before the start
+            uow.session.connection()
+        start.wait()
+        for n in range(ROUNDS):
+            with unit_of_work() as uow:
+                prepared.row(uow.session, "SELECT 1", {})
+            done.append((agent_id, n))
+    out.put((done, [], time.perf_counter()))
+
+
+def select_one_claimer(url: str, agent_id: int, start: Any, out: Any) -> None:
+    """``SELECT 1`` from autocommit psycopg, as the bare side sends its claim."""
+    import psycopg
+
+    done: list[tuple[int, int]] = []
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("SELECT 1")
+        start.wait()
+        for n in range(ROUNDS):
+            connection.execute("SELECT 1", prepare=True).fetchone()
+            done.append((agent_id, n))
+    out.put((done, [], time.perf_counter()))
 
 
 FUNCTION_CLAIM = (
@@ -248,6 +292,8 @@ def main() -> None:
         function, function_claims, _ = run_side(
             function_claimer, lambda a: (url, a), function_agents
         )
+        empty, _, _ = run_side(empty_unit_claimer, lambda a: (env, a), agents)
+        select_one, _, _ = run_side(select_one_claimer, lambda a: (url, a), agents)
         reset_bare(engine)
         bare2, bare_claims2, _ = run_side(bare_claimer, lambda a: (url, a), agents)
         engine.dispose()
@@ -267,6 +313,14 @@ def main() -> None:
         print(
             f"function claims: {len(function_claims)} at {function:,.0f}/s"
             f" ({function / bare:.2f} of bare): the claim statement alone, no Python"
+        )
+        unit_ms = max(0.0, 1000 / empty - 1000 / select_one)
+        ceiling = (1000 / bare) / (unit_ms + 1000 / bare)
+        print(
+            f"ceiling: {ceiling:.2f} of bare. Units of work with SELECT 1 {empty:,.0f}/s,"
+            f" autocommit SELECT 1 {select_one:,.0f}/s: a unit of work costs"
+            f" {unit_ms:.2f} ms more, and any claim statement at least the bare claim's"
+            f" {1000 / bare:.2f} ms"
         )
         print(
             f"bare claims:    {len(bare_claims1)} at {bare1:,.0f}/s,"
