@@ -250,6 +250,30 @@ def pool(uow: UnitOfWork, tenant: Tenant) -> Pool:
     return result
 
 
+@dataclass(frozen=True)
+class WhyWaiting:
+    """Why a pool task has gone to nobody: the agents serving its tenant who may take
+    it now (routing offers it at its next pass), and why each other one may not."""
+
+    may: list[str]  # agents' names
+    refused: list[tuple[str, list[str]]]  # (reason, agents' names), largest group first
+
+
+def why_waiting(item: WorkItem, agents: Sequence[AgentRow]) -> WhyWaiting:
+    """The routing rules' own verdict (:func:`rules.refusal`) for each of ``agents``
+    (the tenant's, from :func:`agent_rows`) on pool task ``item``."""
+    work = router.work_of(item)
+    may: list[str] = []
+    refused: dict[str, list[str]] = {}
+    for row in sorted(agents, key=lambda r: r.staff.name):
+        reason = "has no agent profile" if row.routing is None else rules.refusal(row.routing, work)
+        if reason is None:
+            may.append(row.staff.name)
+        else:
+            refused.setdefault(reason, []).append(row.staff.name)
+    return WhyWaiting(may, sorted(refused.items(), key=lambda group: (-len(group[1]), group[0])))
+
+
 def _require_tasks(
     session: Session, tenant: Tenant, task_ids: Sequence[int]
 ) -> dict[int, WorkItem]:

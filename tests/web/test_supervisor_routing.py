@@ -277,6 +277,32 @@ def test_pool_page_shows_waiting_exceptions_and_assigned_work_with_titles(client
     assert sections["waiting"].count("Where is my refund?") == 1
 
 
+def _why(page: str, task: int) -> str:
+    row = page[page.index(f'<tr data-task="{task}">') :]
+    return row[: row.index("</tr>")].split('class="why"')[1].split("</div>")[0]
+
+
+def test_pool_page_says_why_each_task_waits_in_the_rules_own_words(client, app):
+    a, b = new_tenant(), new_tenant()
+    task = pooled(a)[0]  # a support ticket: needs support.ticket at level 1
+    make_agent([a], name="Olive Offline", presence=Presence.OFFLINE)
+    make_agent([a], name="Otto Offline", presence=Presence.OFFLINE)
+    make_agent([a], name="Nina Noskill", skills={"accounting.invoice": 3})
+    make_agent([a], name="Fay Full", capacity={"support": 0})
+    make_agent([b], name="Bea Elsewhere")  # serves another client: never named here
+    pool_url = f"/supervisor/tenants/{a}/pool"
+    why = _why(signed_in(client, a).get(pool_url).get_data(as_text=True), task)
+    assert "Nobody may take it now" in why
+    assert "<li>Olive Offline, Otto Offline: is offline</li>" in why  # the largest group first
+    assert why.index("Olive Offline") < why.index("Fay Full")
+    assert "<li>Nina Noskill: needs support.ticket at level 1</li>" in why
+    assert "<li>Fay Full: has no spare capacity for it</li>" in why
+    assert "Bea Elsewhere" not in why
+    make_agent([a], name="Ola Online")  # not yet filled: the reconciler's next pass
+    why = _why(client.get(pool_url).get_data(as_text=True), task)
+    assert "Ola Online may take it" in why and "Nobody" not in why
+
+
 def test_assign_by_hand_beyond_capacity_is_flagged_and_audited(client, app):
     a = new_tenant()
     task = pooled(a)[0]

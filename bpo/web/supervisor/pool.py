@@ -16,7 +16,7 @@ from bpo.routing.services import NotAssignable
 from bpo.web.access import staff_required
 from bpo.web.supervisor import supervisor
 from bpo.web.supervisor.agents import SUPERVISORS, actor
-from bpo.work.states import Priority
+from bpo.work.states import Priority, Status
 from tenants.db import utcnow
 from tenants.models import Tenant
 
@@ -64,11 +64,17 @@ def pool(slug: str) -> ResponseReturnValue:
 def _render(tenant: Tenant, status: int = 200) -> ResponseReturnValue:
     uow = request_uow()
     rows = supervision.agent_rows(uow.session, [tenant], utcnow(), tenant_id=tenant.id)
+    pool = supervision.pool(uow, tenant)
     return (
         render_template(
             "supervisor/pool.html",
             tenant=tenant,
-            pool=supervision.pool(uow, tenant),
+            pool=pool,
+            why={
+                r.item.task_id: supervision.why_waiting(r.item, rows)
+                for r in pool.waiting
+                if r.item.state is Status.QUEUED
+            },
             agents=rows,
             priorities=list(Priority),  # by rank
         ),
