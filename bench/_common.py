@@ -62,8 +62,10 @@ def scratch_database(server_url: str) -> Iterator[str]:
         try:
             yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
         finally:
+            # FORCE: a worker the benchmark just stopped may still hold a session for a
+            # moment (its server process notices the closed socket only later).
             with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         admin.dispose()
 
