@@ -97,11 +97,11 @@ class UnitOfWork:
         commits, and a task in the pool goes to an agent with room at the reconciler's
         fill. So if PostgreSQL crashes in the moment between such a commit and its
         flush (up to three times ``wal_writer_delay``, 0.6 s by default), the task is
-        routed again. Nothing is ever
-        half-written: an asynchronous commit is lost whole or kept whole, and any later
-        commit that waits for the disk (an agent starting the task) flushes it too. A
-        worker runs one job at a time, so every flush it waited for was time lost
-        (``bench/routing.py``: 0.42 to 0.57 of the no-op rate before, 0.60 to 0.68 after).
+        routed again. Nothing is ever half-written: an asynchronous commit is lost
+        whole or kept whole, and any later commit that waits for the disk (an agent
+        starting the task) flushes it too. A worker runs one job at a time, so every
+        flush it waited for was time lost (``bench/routing.py`` on this machine's
+        PostgreSQL: 0.42 to 0.57 of the no-op rate before, 0.60 to 0.73 after).
         """
         self.session.execute(text("SET LOCAL synchronous_commit TO off"))
 
