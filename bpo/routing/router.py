@@ -14,7 +14,6 @@ not already decide.
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 
 from sqlalchemy import update
 
@@ -71,7 +70,6 @@ def route(tenant: str, task_ids: list[int], now: datetime | None = None) -> Rout
     return result
 
 
-@lru_cache(maxsize=4096)
 def _queue_statement(slug: str) -> str:
     """The routing step before the pushes: the tenant schema's ``queue_for_routing``
     (:data:`bpo.work.models.QUEUE_FOR_ROUTING`), one statement prepared on the server

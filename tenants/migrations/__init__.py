@@ -26,3 +26,11 @@ def head_revision(tree: str) -> str:
     if head is None:
         raise RuntimeError(f"migration tree {tree!r} has no revisions")
     return head
+
+
+def tenant_schema() -> str:
+    """Inside a tenant-tree revision: the tenant's schema (the runner set the search
+    path to it), quoted, for the ``{schema}`` of a tenant function's source."""
+    from alembic import op
+
+    return str(op.get_bind().exec_driver_sql("SELECT quote_ident(current_schema())").scalar())

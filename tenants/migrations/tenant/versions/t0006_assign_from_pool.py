@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from tenants.migrations import tenant_schema
+
 revision: str = "t0006"
 down_revision: str | None = "t0005"
 branch_labels: str | Sequence[str] | None = None
@@ -44,16 +46,11 @@ $fn$
 """
 
 
-def _schema() -> str:
-    """The tenant's schema (the runner set the search path to it), quoted."""
-    return str(op.get_bind().exec_driver_sql("SELECT quote_ident(current_schema())").scalar())
-
-
 def upgrade() -> None:
-    op.execute(ASSIGN_FROM_POOL.replace("{schema}", _schema()))
+    op.execute(ASSIGN_FROM_POOL.replace("{schema}", tenant_schema()))
 
 
 def downgrade() -> None:
     op.execute(
-        f"DROP FUNCTION {_schema()}.assign_from_pool(bigint, timestamptz, bigint, text, text)"
+        f"DROP FUNCTION {tenant_schema()}.assign_from_pool(bigint, timestamptz, bigint, text, text)"
     )

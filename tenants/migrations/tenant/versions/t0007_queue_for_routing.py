@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from tenants.migrations import tenant_schema
+
 revision: str = "t0007"
 down_revision: str | None = "t0006"
 branch_labels: str | Sequence[str] | None = None
@@ -87,16 +89,11 @@ $fn$
 """
 
 
-def _schema() -> str:
-    """The tenant's schema (the runner set the search path to it), quoted."""
-    return str(op.get_bind().exec_driver_sql("SELECT quote_ident(current_schema())").scalar())
-
-
 def upgrade() -> None:
-    op.execute(QUEUE_FOR_ROUTING.replace("{schema}", _schema()))
+    op.execute(QUEUE_FOR_ROUTING.replace("{schema}", tenant_schema()))
 
 
 def downgrade() -> None:
     op.execute(
-        f"DROP FUNCTION {_schema()}.queue_for_routing(text, bigint[], timestamptz, text, text)"
+        f"DROP FUNCTION {tenant_schema()}.queue_for_routing(text, bigint[], timestamptz, text, text)"
     )
